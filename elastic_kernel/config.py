@@ -1,0 +1,65 @@
+"""Defaults that depend on the environment: where checkpoints go and the per-user signing key.
+
+Only the kernel and the CLI read environment variables, through this module; the library
+packages take plain arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+
+__all__ = [
+    "ENV_ALPHA",
+    "ENV_SESSION",
+    "ENV_STORE",
+    "JPY_SESSION_NAME",
+    "default_key_path",
+    "default_session_key",
+    "default_store",
+    "session_key_from",
+]
+
+ENV_STORE = "ELASTIC_STORE"
+ENV_SESSION = "ELASTIC_SESSION"
+ENV_ALPHA = "ELASTIC_ALPHA"
+JPY_SESSION_NAME = "JPY_SESSION_NAME"
+UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def elastic_data_dir() -> Path:
+    return Path(jupyter_data_dir()) / "elastic"
+
+
+def default_store() -> str:
+    """``ELASTIC_STORE``, else ``<jupyter data dir>/elastic/checkpoints``."""
+    return os.environ.get(ENV_STORE) or str(elastic_data_dir() / "checkpoints")
+
+
+def default_key_path() -> Path:
+    """The per-user HMAC secret that signs checkpoints (created on first use, mode 0600)."""
+    return elastic_data_dir() / "secret.key"
+
+
+def session_key_from(text: str) -> str:
+    """A store-safe session key from a notebook path or any label (stable for equal input)."""
+    cleaned = UNSAFE_KEY_CHARS.sub("_", text.strip()).strip("._")
+    return cleaned[-120:] or "session"
+
+
+def default_session_key(connection_file: str | None = None) -> str:
+    """``ELASTIC_SESSION``, else ``JPY_SESSION_NAME`` (the notebook path), else the connection
+    file's name (stable across restarts of one kernel), else a fresh id."""
+    explicit = os.environ.get(ENV_SESSION)
+    if explicit:
+        return session_key_from(explicit)
+    notebook = os.environ.get(JPY_SESSION_NAME)
+    if notebook:
+        return session_key_from(notebook)
+    if connection_file:
+        return session_key_from(Path(connection_file).stem)
+    return f"session-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,173 @@
+"""ElasticKernel: the stock IPython kernel plus lineage recording, checkpoint and restore.
+
+This module only wires things together: the algorithms live in ``lineage``, ``planner``,
+``store`` and ``restore``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ipykernel.ipkernel import IPythonKernel
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets import Float, TraitError, Unicode, default, validate
+
+from elastic_kernel import __version__, config
+from elastic_kernel.lineage.recorder import CellRecorder, PendingExecution
+from elastic_kernel.magics import ElasticMagics
+
+__all__ = ["ElasticKernel"]
+
+
+class ElasticKernel(IPythonKernel):  # type: ignore[misc]
+    """IPython kernel that records the Application History Graph of every cell."""
+
+    store = Unicode(
+        help=(
+            "Where checkpoints go: a directory or an fsspec URL (s3://bucket/prefix, memory://x). "
+            f"Default: ${config.ENV_STORE}, else <jupyter data dir>/elastic/checkpoints."
+        )
+    ).tag(config=True)
+
+    session_key = Unicode(
+        help=(
+            "Key naming this notebook's checkpoints in the store. Default: "
+            f"${config.ENV_SESSION}, else ${config.JPY_SESSION_NAME} (the notebook path), else "
+            "the connection file name."
+        )
+    ).tag(config=True)
+
+    alpha = Float(
+        help=(
+            "Weight of checkpoint time against restore time in the replication plan (1 = both "
+            f"equally; large = fast checkpoint; small = fast restore). Default: ${config.ENV_ALPHA}"
+            ", else 1."
+        )
+    ).tag(config=True)
+
+    @default("store")
+    def _default_store(self) -> str:
+        return config.default_store()
+
+    @default("session_key")
+    def _default_session_key(self) -> str:
+        connection_file = getattr(self.parent, "abs_connection_file", None)
+        return config.default_session_key(connection_file)
+
+    @default("alpha")
+    def _default_alpha(self) -> float:
+        import os
+
+        raw = os.environ.get(config.ENV_ALPHA)
+        if raw is None or raw == "":
+            return 1.0
+        try:
+            return float(raw)
+        except ValueError:
+            raise TraitError(f"{config.ENV_ALPHA}={raw!r} is not a number") from None
+
+    @validate("alpha")
+    def _validate_alpha(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not value > 0:
+            raise TraitError(f"alpha must be a positive number, got {value!r}")
+        return value
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        shell = self.ipython
+        self.recorder = CellRecorder(shell.user_ns, shell.user_ns_hidden)
+        shell.register_magics(ElasticMagics(shell=shell, kernel=self))
+
+    @property
+    def ipython(self) -> InteractiveShell:
+        """The kernel's shell (never None once ``IPythonKernel.__init__`` has run)."""
+        shell: InteractiveShell | None = self.shell
+        assert shell is not None
+        return shell
+
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = dict(super().kernel_info)
+        info["elastic"] = {"version": __version__}
+        return info
+
+    async def do_execute(
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: dict[str, Any] | None = None,
+        allow_stdin: bool = False,
+        *,
+        cell_meta: dict[str, Any] | None = None,
+        cell_id: str | None = None,
+    ) -> dict[str, Any]:
+        if silent or not store_history:
+            # Completions, widgets and other frontend helpers: not part of the notebook's history.
+            return await super().do_execute(  # type: ignore[no-any-return]
+                code,
+                silent,
+                store_history,
+                user_expressions,
+                allow_stdin,
+                cell_meta=cell_meta,
+                cell_id=cell_id,
+            )
+        started = time.perf_counter()
+        pending = self._start_recording(code, cell_id)
+        reply: dict[str, Any] = await super().do_execute(
+            code,
+            silent,
+            store_history,
+            user_expressions,
+            allow_stdin,
+            cell_meta=cell_meta,
+            cell_id=cell_id,
+        )
+        self._finish_recording(pending, code, cell_id, reply, time.perf_counter() - started)
+        return reply
+
+    def _start_recording(self, code: str, cell_id: str | None) -> PendingExecution | None:
+        try:
+            transformed = self.ipython.transform_cell(code)
+        except Exception:
+            transformed = code
+        try:
+            return self.recorder.start(
+                transformed, execution_count=self.ipython.execution_count, cell_id=cell_id
+            )
+        except Exception:
+            # Monitoring must never break a cell: record the cell as unknown afterwards.
+            self.log.warning("elastic: lineage capture failed before the cell", exc_info=True)
+            return None
+
+    def _finish_recording(
+        self,
+        pending: PendingExecution | None,
+        code: str,
+        cell_id: str | None,
+        reply: dict[str, Any],
+        duration: float,
+    ) -> None:
+        ok = reply.get("status") == "ok"
+        count = reply.get("execution_count")
+        if pending is not None:
+            try:
+                self.recorder.finish(pending, ok=ok)
+                return
+            except Exception:
+                self.log.warning("elastic: lineage capture failed after the cell", exc_info=True)
+                self.recorder.abandon(pending)
+        try:
+            self.recorder.record_unknown(
+                pending.code if pending is not None else code,
+                ok=ok,
+                duration=duration,
+                reason="see the kernel log",
+                execution_count=count,
+                cell_id=cell_id,
+            )
+        except Exception:
+            self.log.error("elastic: could not record the cell at all", exc_info=True)

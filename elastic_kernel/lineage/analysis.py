@@ -1,0 +1,274 @@
+"""Static analysis of one cell: which names it can read, write or delete, and whether it escapes
+analysis (``eval``, ``globals()``, unknown magics) so that every variable must be considered.
+
+It works on the *transformed* cell (IPython's ``transform_cell`` output), where ``%time x = f()``
+is ``get_ipython().run_line_magic('time', 'x = f()')``: the code inside such magics is parsed too.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["CellAnalysis", "analyze_cell"]
+
+# Calls that reach the namespace by name at run time: static analysis cannot see what they touch.
+DYNAMIC_CALLS = frozenset(
+    {"eval", "exec", "globals", "locals", "vars", "__import__", "setattr", "delattr", "compile"}
+)
+DYNAMIC_ATTRIBUTES = frozenset({"user_ns", "user_global_ns", "__dict__", "modules", "f_globals"})
+# Magics whose argument is ordinary Python that runs in the user namespace.
+CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture", "debug"})
+# Magics that neither read nor modify user variables (they may change IPython's own settings).
+NEUTRAL_MAGICS = frozenset(
+    {
+        "matplotlib",
+        "config",
+        "who",
+        "whos",
+        "who_ls",
+        "pwd",
+        "lsmagic",
+        "magic",
+        "precision",
+        "xmode",
+        "colors",
+        "history",
+        "pinfo",
+        "pinfo2",
+        "pdoc",
+        "pdef",
+        "psource",
+        "pfile",
+        "psearch",
+        "page",
+        "load_ext",
+        "reload_ext",
+        "autoreload",
+        "aimport",
+        "html",
+        "HTML",
+        "markdown",
+        "latex",
+        "svg",
+        "javascript",
+        "js",
+        "elastic",
+        "checkpoint",
+    }
+)
+# Magics that act outside the process: never re-run them silently.
+SIDE_EFFECT_MAGICS = frozenset(
+    {
+        "pip",
+        "conda",
+        "mamba",
+        "cd",
+        "env",
+        "set_env",
+        "writefile",
+        "bash",
+        "sh",
+        "script",
+        "system",
+        "sx",
+        "sc",
+        "mkdir",
+        "rm",
+        "cp",
+        "mv",
+        "ls",
+        "cat",
+        "rmdir",
+        "bookmark",
+    }
+)
+# Shell escapes: `!cmd` and `x = !cmd`; `$name` / `{expr}` interpolate variables.
+SHELL_CALLS = frozenset({"system", "getoutput"})
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(slots=True)
+class CellAnalysis:
+    """What the static analysis of a cell found.
+
+    ``names`` is every name the cell's code mentions (loads, stores, deletes, ``global``
+    declarations, names interpolated into shell commands): the candidates it may read or modify.
+    """
+
+    loads: set[str] = field(default_factory=set)
+    stores: set[str] = field(default_factory=set)
+    deletes: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+    attributes: set[str] = field(default_factory=set)
+    is_dynamic: bool = False
+    dynamic_reasons: list[str] = field(default_factory=list)
+    side_effects: list[str] = field(default_factory=list)
+    syntax_error: str | None = None
+
+    @property
+    def names(self) -> set[str]:
+        return self.loads | self.stores | self.deletes
+
+    def mark_dynamic(self, reason: str) -> None:
+        self.is_dynamic = True
+        if reason not in self.dynamic_reasons:
+            self.dynamic_reasons.append(reason)
+
+
+def analyze_cell(code: str) -> CellAnalysis:
+    """Analyse transformed cell code.
+
+    Parameters
+    ----------
+    code
+        Python source as IPython will run it.
+
+    Returns
+    -------
+    CellAnalysis
+        Never raises: a cell that does not parse is marked dynamic with the reason.
+    """
+    result = CellAnalysis()
+    _analyze_into(code, result, depth=0)
+    return result
+
+
+def _analyze_into(code: str, result: CellAnalysis, depth: int) -> None:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError) as exc:
+        if depth == 0:
+            result.syntax_error = str(exc)
+        # The cell fails before running anything, or a magic's argument is not Python: either
+        # way we cannot see its names, so everything is a candidate.
+        result.mark_dynamic(f"code does not parse: {exc}")
+        return
+    _Visitor(result, depth).visit(tree)
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, result: CellAnalysis, depth: int) -> None:
+        self.result = result
+        self.depth = depth
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store):
+            self.result.stores.add(node.id)
+        elif isinstance(node.ctx, ast.Del):
+            self.result.deletes.add(node.id)
+        else:
+            self.result.loads.add(node.id)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        # `x += 1` reads x before writing it, but ast marks the target as a store only.
+        if isinstance(node.target, ast.Name):
+            self.result.loads.add(node.target.id)
+        self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        # A function declaring `global x` writes x whenever it is called.
+        self.result.stores.update(node.names)
+        self.result.loads.update(node.names)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.result.loads.update(node.names)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.result.imports.add(alias.name)
+            self.result.stores.add(alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
+        self.result.imports.add(module)
+        for alias in node.names:
+            if alias.name == "*":
+                self.result.mark_dynamic(f"from {module} import *")
+            else:
+                self.result.stores.add(alias.asname or alias.name)
+
+    def _visit_definition(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ) -> None:
+        self.result.stores.add(node.name)
+        self.generic_visit(node)
+
+    visit_FunctionDef = _visit_definition
+    visit_AsyncFunctionDef = _visit_definition
+    visit_ClassDef = _visit_definition
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.result.attributes.add(node.attr)
+        if node.attr in DYNAMIC_ATTRIBUTES:
+            self.result.mark_dynamic(f"uses .{node.attr}")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in DYNAMIC_CALLS:
+            self.result.mark_dynamic(f"calls {func.id}()")
+        if _is_ipython_call(func):
+            self._visit_ipython_call(node)
+            return
+        self.generic_visit(node)
+
+    def _visit_ipython_call(self, node: ast.Call) -> None:
+        assert isinstance(node.func, ast.Attribute)
+        method = node.func.attr
+        args = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
+        if method == "run_line_magic" and len(args) >= 2 and isinstance(args[0], str):
+            self._visit_magic(args[0], [args[1]])
+        elif method == "run_cell_magic" and len(args) >= 3 and isinstance(args[0], str):
+            self._visit_magic(args[0], [args[1], args[2]])
+        elif method in SHELL_CALLS and args and isinstance(args[0], str):
+            self.result.side_effects.append(f"runs shell command: {args[0]}")
+            self.result.loads.update(IDENTIFIER.findall(args[0]))
+        else:
+            self.result.mark_dynamic(f"calls get_ipython().{method}()")
+        for arg in node.args:
+            if not isinstance(arg, ast.Constant):
+                self.visit(arg)
+
+    def _visit_magic(self, name: str, sources: Iterable[object]) -> None:
+        if name in NEUTRAL_MAGICS:
+            return
+        if name in SIDE_EFFECT_MAGICS:
+            self.result.side_effects.append(f"runs magic %{name}")
+            return
+        if name not in CODE_MAGICS:
+            self.result.mark_dynamic(f"runs magic %{name}")
+            return
+        for source in sources:
+            if isinstance(source, str) and source.strip():
+                _analyze_into(_strip_magic_options(name, source), self.result, self.depth + 1)
+
+
+def _is_ipython_call(func: ast.expr) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "get_ipython"
+    )
+
+
+def _strip_magic_options(name: str, source: str) -> str:
+    """The Python inside a code magic's argument, without its leading ``-x value`` options."""
+    if name == "capture" and "\n" not in source:
+        # `%%capture [--no-stderr] out` names a variable that receives the captured output.
+        targets = [t for t in source.split() if not t.startswith("-")]
+        return f"{targets[-1]} = None" if targets else ""
+    tokens = source.strip().split(" ")
+    for start in range(len(tokens)):
+        candidate = " ".join(tokens[start:])
+        if candidate.startswith("-"):
+            continue
+        try:
+            ast.parse(candidate)
+        except SyntaxError:
+            continue
+        return candidate
+    return ""

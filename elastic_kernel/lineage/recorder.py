@@ -1,0 +1,321 @@
+"""Per-cell capture: turns one cell execution into an :class:`Execution` of the AHG.
+
+Before the cell: static analysis, the id of every user variable, fingerprints of the candidates
+(the variables the cell can reach). After it: a namespace diff (created, rebound, deleted) plus a
+fingerprint comparison of the candidates (modified in place). Writes may be over-reported,
+never missed: a variable whose fingerprint cannot be computed within budget counts as modified.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import warnings
+from collections.abc import Callable, Container, Iterable, MutableMapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
+from elastic_kernel.lineage.effects import (
+    CellEffects,
+    EffectWatcher,
+    Recording,
+    nondeterminism_reasons,
+)
+from elastic_kernel.lineage.fingerprint import fingerprint
+from elastic_kernel.lineage.globals_used import GlobalsResolver
+from elastic_kernel.lineage.graph import (
+    FLAG_ERROR,
+    FLAG_NONDETERMINISTIC,
+    FLAG_SIDE_EFFECT,
+    FLAG_UNKNOWN_LINEAGE,
+    Execution,
+    HistoryGraph,
+    VariableVersion,
+)
+from elastic_kernel.lineage.links import linked_groups
+from elastic_kernel.lineage.rng import capture_rng_state, uses_global_rng
+
+__all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
+
+log = logging.getLogger(__name__)
+
+# IPython's output cache and input history (`_`, `__`, `_3`, `_i`, `_ii3`...) and dunders.
+SYSTEM_NAME = re.compile(r"^(_{1,3}|_i{1,3}|_i?\d+|_(ih|oh|dh|sh)|__\w+__)$")
+# Hashing throughput assumed when turning a time budget into a byte budget (xxh3 runs at
+# several GB/s; erring low only makes more variables "assumed modified").
+HASH_BYTES_PER_S = 4e9
+PRE_CELL_BUDGET_BYTES = 64 * 2**20
+POST_CELL_MIN_BUDGET_BYTES = 64 * 2**20
+# Share of a cell's own runtime that change detection may add (issue: < 5%).
+OVERHEAD_SHARE = 0.05
+
+
+def is_system_name(name: str) -> bool:
+    """True for IPython's bookkeeping names, which are never user variables."""
+    return SYSTEM_NAME.match(name) is not None
+
+
+@dataclass(slots=True)
+class PendingExecution:
+    """State captured before a cell runs, consumed by :meth:`CellRecorder.finish`."""
+
+    code: str
+    execution_count: int | None
+    cell_id: str | None
+    started: float
+    perf_start: float
+    analysis: CellAnalysis
+    ids_before: dict[str, int]
+    candidates: set[str]
+    reads: list[VariableVersion]
+    fingerprints_before: dict[str, bytes | None]
+    notes: list[str] = field(default_factory=list)
+    rng_state: str | None = None
+    watch: AbstractContextManager[Recording] | None = None
+    recording: Recording | None = None
+
+
+class CellRecorder:
+    """Records every cell execution of one namespace into a :class:`HistoryGraph`.
+
+    Parameters
+    ----------
+    ns
+        The user namespace (``shell.user_ns``).
+    hidden
+        Names that are not user variables (``shell.user_ns_hidden``); system names such as
+        ``_i3`` are excluded as well.
+    graph
+        The graph to extend (a restored session continues its old graph).
+    """
+
+    def __init__(
+        self,
+        ns: MutableMapping[str, object],
+        hidden: Container[str],
+        graph: HistoryGraph | None = None,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.ns = ns
+        self.hidden = hidden
+        self.graph = graph if graph is not None else HistoryGraph()
+        self._clock = clock
+        self._resolver = GlobalsResolver(ns)
+        self._watcher = EffectWatcher()
+        # name -> (id of the object, fingerprint): valid while no cell that could modify the
+        # object has run, because every such cell re-fingerprints its candidates afterwards.
+        self._cache: dict[str, tuple[int, bytes]] = {}
+        self._adopted = False
+        self.overhead_seconds = 0.0
+
+    def user_names(self) -> list[str]:
+        hidden = self.hidden
+        return [n for n in self.ns if n not in hidden and not is_system_name(n)]
+
+    def start(
+        self, code: str, *, execution_count: int | None = None, cell_id: str | None = None
+    ) -> PendingExecution:
+        """Capture what is needed before ``code`` runs."""
+        t0 = self._clock()
+        ns = self.ns
+        names = self.user_names()
+        if not self._adopted:
+            self.graph.adopt(names)
+            self._adopted = True
+        ids_before = {n: id(ns[n]) for n in names}
+        analysis = analyze_cell(code)
+        if analysis.is_dynamic:
+            reachable = set(names)
+        else:
+            reachable = self._resolver.names_used_by(analysis.names & ids_before.keys())
+        candidates = self._with_aliases(reachable, ids_before)
+        reads = [self.graph.live_version(n) for n in sorted(reachable) if n in ids_before]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            before = {n: self._cached_fingerprint(n, PRE_CELL_BUDGET_BYTES) for n in candidates}
+        pending = PendingExecution(
+            code=code,
+            execution_count=execution_count,
+            cell_id=cell_id,
+            started=time.time(),
+            perf_start=0.0,
+            analysis=analysis,
+            ids_before=ids_before,
+            candidates=candidates,
+            reads=reads,
+            fingerprints_before=before,
+        )
+        if analysis.is_dynamic:
+            pending.notes.extend(analysis.dynamic_reasons)
+        if uses_global_rng(analysis.names | analysis.attributes):
+            pending.rng_state = capture_rng_state().to_json()
+        pending.watch = self._watcher.watch()
+        pending.recording = pending.watch.__enter__()
+        self.overhead_seconds += self._clock() - t0
+        pending.perf_start = self._clock()
+        return pending
+
+    def finish(self, pending: PendingExecution, *, ok: bool) -> Execution:
+        """Compare the namespace with what :meth:`start` saw and append the execution."""
+        duration = self._clock() - pending.perf_start
+        t0 = self._clock()
+        effects = self._stop_watch(pending)
+        ns = self.ns
+        names = self.user_names()
+        ids_after = {n: id(ns[n]) for n in names}
+        before = pending.ids_before
+        deleted = sorted(n for n in before if n not in ids_after)
+        changed = {n for n, i in ids_after.items() if before.get(n) != i}
+        budget = max(POST_CELL_MIN_BUDGET_BYTES, int(OVERHEAD_SHARE * duration * HASH_BYTES_PER_S))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name in pending.candidates:
+                if name in changed or name not in ids_after:
+                    continue
+                old = pending.fingerprints_before.get(name)
+                new = self._fresh_fingerprint(name, budget)
+                if old is None or new is None or old != new:
+                    changed.add(name)
+            for name in changed:
+                if name not in pending.candidates:
+                    self._fresh_fingerprint(name, budget)
+        for name in deleted:
+            self._cache.pop(name, None)
+        execution = self._build(pending, ok, duration, changed, deleted, effects)
+        self.graph.append(execution)
+        self.overhead_seconds += self._clock() - t0
+        return execution
+
+    def record_unknown(
+        self,
+        code: str,
+        *,
+        ok: bool,
+        duration: float,
+        reason: str,
+        execution_count: int | None = None,
+        cell_id: str | None = None,
+    ) -> Execution:
+        """Append an execution whose effects could not be observed.
+
+        Every live variable is taken as written by it, and it may never be re-run: what it
+        touched will be stored, never recomputed.
+        """
+        self._cache.clear()
+        index = self.graph.next_index
+        names = self.user_names()
+        live = self.graph.live()
+        execution = Execution(
+            index=index,
+            execution_count=execution_count,
+            cell_id=cell_id,
+            code=code,
+            started=time.time() - duration,
+            duration=duration,
+            ok=ok,
+            reads=tuple(sorted(live.values())),
+            writes=tuple(VariableVersion(n, index) for n in sorted(names)),
+            deletes=tuple(sorted(n for n in live if n not in self.ns)),
+            flags=frozenset({FLAG_UNKNOWN_LINEAGE} | (set() if ok else {FLAG_ERROR})),
+            notes=(f"lineage capture failed: {reason}",),
+        )
+        self.graph.append(execution)
+        return execution
+
+    @staticmethod
+    def _stop_watch(pending: PendingExecution) -> CellEffects | None:
+        if pending.watch is None or pending.recording is None:
+            return None
+        watch, pending.watch = pending.watch, None
+        watch.__exit__(None, None, None)
+        return pending.recording.effects
+
+    def abandon(self, pending: PendingExecution) -> None:
+        """Stop watching effects for a cell that will not be finished normally."""
+        self._stop_watch(pending)
+
+    def _with_aliases(self, names: set[str], ids: dict[str, int]) -> set[str]:
+        """Extend ``names`` with every variable sharing objects with them (co-variables)."""
+        if not names:
+            return set()
+        if len(names) == len(ids):
+            return set(names)
+        groups = linked_groups(self.ns, ids.keys())
+        result = set(names)
+        for group in groups.groups:
+            if group & names:
+                result |= group
+        # A variable whose object graph was not fully walked may hide a link: be conservative.
+        if groups.incomplete & result:
+            result |= groups.incomplete
+        return result
+
+    def _cached_fingerprint(self, name: str, budget: int) -> bytes | None:
+        obj = self.ns[name]
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == id(obj):
+            return hit[1]
+        return self._fresh_fingerprint(name, budget)
+
+    def _fresh_fingerprint(self, name: str, budget: int) -> bytes | None:
+        obj = self.ns[name]
+        value = fingerprint(obj, max_bytes=budget)
+        if value is None:
+            self._cache.pop(name, None)
+        else:
+            self._cache[name] = (id(obj), value)
+        return value
+
+    def _build(
+        self,
+        pending: PendingExecution,
+        ok: bool,
+        duration: float,
+        changed: Iterable[str],
+        deleted: list[str],
+        effects: CellEffects | None,
+    ) -> Execution:
+        index = self.graph.next_index
+        flags: set[str] = set()
+        notes = list(pending.notes)
+        side_effects = list(pending.analysis.side_effects)
+        if effects is not None:
+            side_effects.extend(effects.side_effects)
+        if side_effects:
+            flags.add(FLAG_SIDE_EFFECT)
+            notes.extend(dict.fromkeys(side_effects))
+        nondeterministic = nondeterminism_reasons(
+            pending.analysis.names | pending.analysis.attributes
+        )
+        if nondeterministic:
+            flags.add(FLAG_NONDETERMINISTIC)
+            notes.extend(nondeterministic)
+        if not ok:
+            flags.add(FLAG_ERROR)
+            notes.append("the cell raised an exception")
+        extra: dict[str, object] = {}
+        if pending.rng_state is not None:
+            extra["rng"] = pending.rng_state
+        if effects is not None and effects.file_inputs:
+            extra["file_inputs"] = [
+                {"path": i.path, "size": i.size, "mtime_ns": i.mtime_ns, "digest": i.digest}
+                for i in effects.file_inputs
+            ]
+        return Execution(
+            index=index,
+            execution_count=pending.execution_count,
+            cell_id=pending.cell_id,
+            code=pending.code,
+            started=pending.started,
+            duration=duration,
+            ok=ok,
+            reads=tuple(pending.reads),
+            writes=tuple(VariableVersion(n, index) for n in sorted(changed)),
+            deletes=tuple(deleted),
+            flags=frozenset(flags),
+            notes=tuple(notes),
+            extra=extra,
+        )

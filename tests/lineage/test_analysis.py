@@ -1,0 +1,89 @@
+"""Static analysis of transformed cells."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+from elastic_kernel.lineage.analysis import analyze_cell
+
+TRANSFORM = TransformerManager()
+
+
+def analyze(cell: str):  # type: ignore[no-untyped-def]
+    return analyze_cell(TRANSFORM.transform_cell(cell))
+
+
+@pytest.mark.parametrize(
+    ("cell", "loads", "stores"),
+    [
+        ("y = x + 1", {"x"}, {"y"}),
+        ("x += 1", {"x"}, {"x"}),
+        ("a.b.c = d", {"a", "d"}, set()),
+        ("a[i] = v", {"a", "i", "v"}, set()),
+        ("[k * s for k in r]", {"k", "s", "r"}, {"k"}),
+        ("f'{name!r} {value:>{width}}'", {"name", "value", "width"}, set()),
+        ("import numpy as np", set(), {"np"}),
+        ("from os import path as p, sep", set(), {"p", "sep"}),
+        ("def g():\n    global gv\n    gv = other", {"gv", "other"}, {"g", "gv"}),
+        ("class K(Base):\n    attr = val", {"Base", "val"}, {"K", "attr"}),
+        ("%time out = f(x)", {"f", "x"}, {"out"}),
+        ("%%time\nq = w", {"w"}, {"q"}),
+        ("%timeit -n 2 -r 1 g(h)", {"g", "h"}, set()),
+        ("%%capture cap\nprint(z)", {"print", "z"}, {"cap"}),
+        ("lst = !ls {folder}", {"ls", "folder"}, {"lst"}),
+        ("with open(fn) as fh:\n    data = fh.read()", {"open", "fn", "fh"}, {"fh", "data"}),
+        ("lambda t: t + u", {"t", "u"}, set()),
+        ("(w := 3)", set(), {"w"}),
+    ],
+)
+def test_names(cell: str, loads: set[str], stores: set[str]) -> None:
+    result = analyze(cell)
+    assert loads <= result.loads, result.loads
+    assert stores <= result.stores, result.stores
+    assert not result.is_dynamic
+
+
+def test_delete() -> None:
+    assert analyze("del a, b[0]").deletes == {"a"}
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "eval('x')",
+        "exec('y = 1')",
+        "globals()['z'] = 1",
+        "vars()",
+        "locals()",
+        "setattr(mod, 'x', 1)",
+        "get_ipython().user_ns['a'] = 1",
+        "%run script.py",
+        "from helpers import *",
+        "def broken(:",
+        "sys.modules['__main__'].x = 1",
+    ],
+)
+def test_dynamic_cells(cell: str) -> None:
+    result = analyze(cell)
+    assert result.is_dynamic
+    assert result.dynamic_reasons
+
+
+@pytest.mark.parametrize("cell", ["!ls", "%pip install x", "%%writefile f.txt\nabc", "%%bash\nls"])
+def test_side_effect_cells(cell: str) -> None:
+    result = analyze(cell)
+    assert result.side_effects
+    assert not result.is_dynamic
+
+
+@pytest.mark.parametrize("cell", ["%matplotlib inline", "%config X.y = 1", "%elastic graph"])
+def test_neutral_magics(cell: str) -> None:
+    result = analyze(cell)
+    assert not result.is_dynamic
+    assert not result.side_effects
+
+
+def test_syntax_error_is_reported() -> None:
+    result = analyze("x = (")
+    assert result.syntax_error is not None

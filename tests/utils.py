@@ -1,0 +1,161 @@
+"""Helpers that talk to real kernel processes through jupyter_client."""
+
+from __future__ import annotations
+
+import json
+import queue
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager
+
+TIMEOUT = 60.0
+
+
+@dataclass
+class ExecResult:
+    """The reply to one execute_request and the IOPub messages it caused, in order."""
+
+    reply: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stdout(self) -> str:
+        return "".join(
+            m["content"]["text"]
+            for m in self.messages
+            if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+        )
+
+    @property
+    def stderr(self) -> str:
+        return "".join(
+            m["content"]["text"]
+            for m in self.messages
+            if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
+        )
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reply["content"]["status"] == "ok")
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        for m in self.messages:
+            if m["msg_type"] == "error":
+                return dict(m["content"])
+        return None
+
+
+def start_kernel(
+    name: str = "elastic", *, cwd: str | None = None, env: dict[str, str] | None = None
+) -> tuple[KernelManager, BlockingKernelClient]:
+    """Start a kernel process from its installed kernelspec and wait until it answers."""
+    km = KernelManager(kernel_name=name)
+    kwargs: dict[str, Any] = {}
+    if cwd is not None:
+        kwargs["cwd"] = cwd
+    if env is not None:
+        kwargs["env"] = env
+    km.start_kernel(**kwargs)
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=TIMEOUT)
+    except RuntimeError:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        raise
+    return km, kc
+
+
+def stop_kernel(km: KernelManager, kc: BlockingKernelClient) -> None:
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def flush_iopub(kc: BlockingKernelClient) -> None:
+    while True:
+        try:
+            kc.get_iopub_msg(timeout=0.05)
+        except queue.Empty:
+            return
+
+
+def execute(
+    kc: BlockingKernelClient,
+    code: str,
+    *,
+    timeout: float = TIMEOUT,
+    allow_stdin: bool = False,
+    stdin_reply: Callable[[dict[str, Any]], str] | None = None,
+    silent: bool = False,
+    store_history: bool = True,
+    cell_id: str | None = None,
+) -> ExecResult:
+    """Run ``code`` and collect its IOPub messages until the kernel is idle for this request."""
+    content_extra: dict[str, Any] = {}
+    msg = kc.session.msg(
+        "execute_request",
+        {
+            "code": code,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": {},
+            "allow_stdin": allow_stdin,
+            "stop_on_error": False,
+            **content_extra,
+        },
+    )
+    if cell_id is not None:
+        msg["metadata"]["cellId"] = cell_id
+    kc.shell_channel.send(msg)
+    msg_id = msg["header"]["msg_id"]
+    messages: list[dict[str, Any]] = []
+    while True:
+        if allow_stdin and stdin_reply is not None:
+            try:
+                request = kc.get_stdin_msg(timeout=0.01)
+            except queue.Empty:
+                pass
+            else:
+                kc.input(stdin_reply(request))
+        try:
+            m = kc.get_iopub_msg(timeout=timeout if not allow_stdin else 0.05)
+        except queue.Empty as exc:
+            if allow_stdin:
+                continue
+            raise TimeoutError(f"no output from the kernel within {timeout}s: {code!r}") from exc
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+        messages.append(m)
+    reply = kc.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=timeout)
+    return ExecResult(reply=reply, messages=messages)
+
+
+def run_cells(kc: BlockingKernelClient, cells: Iterable[str]) -> list[ExecResult]:
+    return [execute(kc, cell) for cell in cells]
+
+
+def get_graph(kc: BlockingKernelClient) -> dict[str, Any]:
+    """The AHG as ``%elastic graph --json`` prints it."""
+    result = execute(kc, "%elastic graph --json")
+    assert result.ok, result.error
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def last_execution(kc: BlockingKernelClient) -> dict[str, Any]:
+    """The most recent recorded execution before the ``%elastic graph`` call."""
+    executions = get_graph(kc)["executions"]
+    return dict(executions[-1])
+
+
+def version_names(versions: list[list[Any]]) -> set[str]:
+    return {name for name, _ in versions}
