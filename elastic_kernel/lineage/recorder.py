@@ -109,30 +109,50 @@ class CellRecorder:
         # object has run, because every such cell re-fingerprints its candidates afterwards.
         self._cache: dict[str, tuple[int, bytes]] = {}
         self._adopted = False
+        self._name_is_user: dict[str, bool] = {}
+        # name -> (id of its object, ids of the mutable objects it reaches), and the inverse:
+        # refreshed for every name a cell writes, so aliases are found without walking the
+        # whole namespace each cell.
+        self._reach: dict[str, tuple[int, frozenset[int]]] = {}
+        self._holders: dict[int, set[str]] = {}
+        self._incomplete: set[str] = set()
         self.overhead_seconds = 0.0
 
     def user_names(self) -> list[str]:
-        hidden = self.hidden
-        return [n for n in self.ns if n not in hidden and not is_system_name(n)]
+        return [n for n in self.ns if self._is_user(n)]
+
+    def _is_user(self, name: str) -> bool:
+        known = self._name_is_user.get(name)
+        if known is None:
+            known = name not in self.hidden and not is_system_name(name)
+            self._name_is_user[name] = known
+        return known
+
+    def _snapshot(self) -> dict[str, int]:
+        """Every name in the namespace with the id of its object (a C-speed pass)."""
+        ns = self.ns
+        return dict(zip(ns.keys(), map(id, ns.values()), strict=True))
 
     def start(
         self, code: str, *, execution_count: int | None = None, cell_id: str | None = None
     ) -> PendingExecution:
         """Capture what is needed before ``code`` runs."""
         t0 = self._clock()
-        ns = self.ns
-        names = self.user_names()
         if not self._adopted:
+            names = self.user_names()
             self.graph.adopt(names)
+            self._refresh_reach(names)
             self._adopted = True
-        ids_before = {n: id(ns[n]) for n in names}
+        ids_before = self._snapshot()
         analysis = analyze_cell(code)
         if analysis.is_dynamic:
-            reachable = set(names)
+            reachable = set(self.user_names())
+            candidates = set(reachable)
         else:
-            reachable = self._resolver.names_used_by(analysis.names & ids_before.keys())
-        candidates = self._with_aliases(reachable, ids_before)
-        reads = [self.graph.live_version(n) for n in sorted(reachable) if n in ids_before]
+            named = {n for n in analysis.names & ids_before.keys() if self._is_user(n)}
+            reachable = {n for n in self._resolver.names_used_by(named) if self._is_user(n)}
+            candidates = self._with_aliases(reachable, ids_before)
+        reads = [self.graph.live_version(n) for n in sorted(reachable)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             before = {n: self._cached_fingerprint(n, PRE_CELL_BUDGET_BYTES) for n in candidates}
@@ -163,12 +183,10 @@ class CellRecorder:
         duration = self._clock() - pending.perf_start
         t0 = self._clock()
         effects = self._stop_watch(pending)
-        ns = self.ns
-        names = self.user_names()
-        ids_after = {n: id(ns[n]) for n in names}
+        ids_after = self._snapshot()
         before = pending.ids_before
-        deleted = sorted(n for n in before if n not in ids_after)
-        changed = {n for n, i in ids_after.items() if before.get(n) != i}
+        deleted = sorted(n for n in before.keys() - ids_after.keys() if self._is_user(n))
+        changed = {n for n, _ in ids_after.items() - before.items() if self._is_user(n)}
         budget = max(POST_CELL_MIN_BUDGET_BYTES, int(OVERHEAD_SHARE * duration * HASH_BYTES_PER_S))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -184,6 +202,8 @@ class CellRecorder:
                     self._fresh_fingerprint(name, budget)
         for name in deleted:
             self._cache.pop(name, None)
+            self._forget_reach(name)
+        self._refresh_reach(sorted(changed))
         execution = self._build(pending, ok, duration, changed, deleted, effects)
         self.graph.append(execution)
         self.overhead_seconds += self._clock() - t0
@@ -238,20 +258,49 @@ class CellRecorder:
         self._stop_watch(pending)
 
     def _with_aliases(self, names: set[str], ids: dict[str, int]) -> set[str]:
-        """Extend ``names`` with every variable sharing objects with them (co-variables)."""
+        """Extend ``names`` with every variable sharing a mutable object with one of them.
+
+        One step is enough: a cell reaching only ``a`` can change only objects reachable from
+        ``a``, so only variables reaching one of those objects can change with it.
+        """
         if not names:
             return set()
-        if len(names) == len(ids):
-            return set(names)
-        groups = linked_groups(self.ns, ids.keys())
+        self._refresh_reach([n for n in names if self._reach.get(n, (None,))[0] != ids[n]])
         result = set(names)
-        for group in groups.groups:
-            if group & names:
-                result |= group
+        holders = self._holders
+        for name in names:
+            for ident in self._reach[name][1]:
+                result.update(holders.get(ident, ()))
         # A variable whose object graph was not fully walked may hide a link: be conservative.
-        if groups.incomplete & result:
-            result |= groups.incomplete
-        return result
+        result |= self._incomplete
+        return {n for n in result if n in ids}
+
+    def _refresh_reach(self, names: Iterable[str]) -> None:
+        """Recompute the mutable objects reachable from ``names`` and the inverted index."""
+        names = [n for n in names if n in self.ns]
+        if not names:
+            return
+        for name in names:
+            self._forget_reach(name)
+        result = linked_groups(self.ns, names)
+        for name in names:
+            reach = result.reach.get(name, frozenset())
+            self._reach[name] = (id(self.ns[name]), reach)
+            for ident in reach:
+                self._holders.setdefault(ident, set()).add(name)
+        self._incomplete.update(result.incomplete)
+
+    def _forget_reach(self, name: str) -> None:
+        old = self._reach.pop(name, None)
+        self._incomplete.discard(name)
+        if old is None:
+            return
+        for ident in old[1]:
+            holders = self._holders.get(ident)
+            if holders is not None:
+                holders.discard(name)
+                if not holders:
+                    del self._holders[ident]
 
     def _cached_fingerprint(self, name: str, budget: int) -> bytes | None:
         obj = self.ns[name]
