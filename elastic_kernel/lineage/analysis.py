@@ -85,6 +85,8 @@ SIDE_EFFECT_MAGICS = frozenset(
         "bookmark",
     }
 )
+# Constructors of random generators: reproducible only with a literal seed.
+GENERATOR_CONSTRUCTORS = frozenset({"default_rng", "RandomState", "Random", "Generator"})
 # Shell escapes: `!cmd` and `x = !cmd`; `$name` / `{expr}` interpolate variables.
 SHELL_CALLS = frozenset({"system", "getoutput"})
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -103,6 +105,8 @@ class CellAnalysis:
     deletes: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     attributes: set[str] = field(default_factory=set)
+    calls: set[str] = field(default_factory=set)
+    is_seeded: bool = True
     is_dynamic: bool = False
     dynamic_reasons: list[str] = field(default_factory=list)
     side_effects: list[str] = field(default_factory=list)
@@ -208,6 +212,11 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if called is not None:
+            self.result.calls.add(called)
+            if called in GENERATOR_CONSTRUCTORS and not _has_literal_seed(node):
+                self.result.is_seeded = False
         if isinstance(func, ast.Name) and func.id in DYNAMIC_CALLS:
             self.result.mark_dynamic(f"calls {func.id}()")
         if _is_ipython_call(func):
@@ -244,6 +253,11 @@ class _Visitor(ast.NodeVisitor):
         for source in sources:
             if isinstance(source, str) and source.strip():
                 _analyze_into(_strip_magic_options(name, source), self.result, self.depth + 1)
+
+
+def _has_literal_seed(node: ast.Call) -> bool:
+    seeds = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "seed")]
+    return any(isinstance(s, ast.Constant) and s.value is not None for s in seeds)
 
 
 def _is_ipython_call(func: ast.expr) -> bool:

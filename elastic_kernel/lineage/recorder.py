@@ -35,7 +35,7 @@ from elastic_kernel.lineage.graph import (
     VariableVersion,
 )
 from elastic_kernel.lineage.links import linked_groups
-from elastic_kernel.lineage.rng import capture_rng_state, uses_global_rng
+from elastic_kernel.lineage.rng import RngState, capture_rng_state
 
 __all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
 
@@ -72,7 +72,7 @@ class PendingExecution:
     reads: list[VariableVersion]
     fingerprints_before: dict[str, bytes | None]
     notes: list[str] = field(default_factory=list)
-    rng_state: str | None = None
+    rng_before: RngState | None = None
     watch: AbstractContextManager[Recording] | None = None
     recording: Recording | None = None
 
@@ -170,8 +170,9 @@ class CellRecorder:
         )
         if analysis.is_dynamic:
             pending.notes.extend(analysis.dynamic_reasons)
-        if uses_global_rng(analysis.names | analysis.attributes):
-            pending.rng_state = capture_rng_state().to_json()
+        # Captured for every cell (~30 µs): library code draws from the global generators
+        # without naming them (scikit-learn without random_state).
+        pending.rng_before = capture_rng_state()
         pending.watch = self._watcher.watch()
         pending.recording = pending.watch.__enter__()
         self.overhead_seconds += self._clock() - t0
@@ -337,7 +338,7 @@ class CellRecorder:
             flags.add(FLAG_SIDE_EFFECT)
             notes.extend(dict.fromkeys(side_effects))
         nondeterministic = nondeterminism_reasons(
-            pending.analysis.names | pending.analysis.attributes
+            pending.analysis.calls, seeded=pending.analysis.is_seeded
         )
         if nondeterministic:
             flags.add(FLAG_NONDETERMINISTIC)
@@ -346,8 +347,9 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = {}
-        if pending.rng_state is not None:
-            extra["rng"] = pending.rng_state
+        if pending.rng_before is not None and capture_rng_state() != pending.rng_before:
+            # The cell drew from a global generator: a re-run restores this state first.
+            extra["rng"] = pending.rng_before.to_json()
         if effects is not None and effects.file_inputs:
             extra["file_inputs"] = [
                 {"path": i.path, "size": i.size, "mtime_ns": i.mtime_ns, "digest": i.digest}

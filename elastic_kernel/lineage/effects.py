@@ -1,0 +1,447 @@
+"""External effects of a cell (file writes, processes, network) and the files it read.
+
+Recorded with one process-wide ``sys.addaudithook`` hook: audit hooks cannot be removed, so it is
+installed once and does nothing but a None check unless a :meth:`EffectWatcher.watch` is active.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import xxhash
+
+__all__ = [
+    "CellEffects",
+    "EffectWatcher",
+    "FileInput",
+    "Recording",
+    "check_file_inputs",
+    "nondeterminism_reasons",
+]
+
+HASH_LIMIT = 2**20
+"""Files read that are smaller than this are hashed, so a touch without change is not a change."""
+
+MAX_EVENTS = 10_000
+"""Raw events kept per cell; past this the cell is marked as having unrecorded effects."""
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_IGNORED_SUFFIXES = (".py", ".pyc", ".pyo", ".so", ".pyd", ".pth", ".dylib")
+_IGNORED_ROOTS = ("/proc/", "/dev/", "/sys/")
+_PATH_EVENTS = {
+    "os.remove": "removed",
+    "os.rmdir": "removed directory",
+    "os.mkdir": "created directory",
+    "os.chmod": "changed mode of",
+    "os.chown": "changed owner of",
+    "os.truncate": "truncated",
+    "os.utime": "touched",
+    "shutil.rmtree": "removed tree",
+    "shutil.make_archive": "made archive",
+}
+_TWO_PATH_EVENTS = {
+    "os.rename": "renamed",
+    "os.link": "linked",
+    "os.symlink": "symlinked",
+    "shutil.copyfile": "copied",
+    "shutil.copytree": "copied tree",
+    "shutil.move": "moved",
+}
+_PROCESS_EVENTS = {
+    "subprocess.Popen": 1,
+    "os.system": 0,
+    "os.exec": 1,
+    "os.spawn": 2,
+    "os.posix_spawn": 1,
+    "os.fork": -1,
+    "os.forkpty": -1,
+    "os.kill": 0,
+    "os.killpg": 0,
+}
+_OTHER_EVENTS = frozenset(
+    {
+        "socket.connect",
+        "socket.sendto",
+        "socket.bind",
+        "http.client.connect",
+        "urllib.Request",
+        "sqlite3.connect",
+        "webbrowser.open",
+        "ftplib.connect",
+        "smtplib.connect",
+    }
+)
+_WATCHED = frozenset(
+    {"open", "os.chdir"}
+    | set(_PATH_EVENTS)
+    | set(_TWO_PATH_EVENTS)
+    | set(_PROCESS_EVENTS)
+    | _OTHER_EVENTS
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileInput:
+    """A file a cell read, as it was right after the cell.
+
+    Attributes
+    ----------
+    path
+        Absolute path.
+    size, mtime_ns
+        ``os.stat`` size and modification time.
+    digest
+        xxh3-128 hex digest of the content when smaller than ``HASH_LIMIT`` bytes, else None.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CellEffects:
+    """What a cell did outside the namespace.
+
+    Attributes
+    ----------
+    side_effects
+        Human-readable effects (``"wrote /tmp/x.csv"``, ``"ran subprocess ['ls']"``); a cell
+        with any of them must not be re-run silently.
+    file_inputs
+        Files the cell read (imports and interpreter files excluded).
+    """
+
+    side_effects: tuple[str, ...] = ()
+    file_inputs: tuple[FileInput, ...] = ()
+
+
+class _Recorder:
+    __slots__ = ("events", "overflow", "thread_id")
+
+    def __init__(self, thread_id: int) -> None:
+        self.thread_id = thread_id
+        self.events: list[tuple[str, tuple[object, ...]]] = []
+        self.overflow = 0
+
+
+class _HookState:
+    """The one recording the process-wide hook feeds (audit hooks are per process)."""
+
+    active: _Recorder | None = None
+    installed = False
+    lock = threading.Lock()
+
+
+_get_ident = threading.get_ident
+
+
+def _audit_hook(event: str, args: tuple[object, ...]) -> None:
+    recorder = _HookState.active
+    if recorder is None or event not in _WATCHED:
+        return
+    try:
+        if _get_ident() != recorder.thread_id:
+            return
+        if len(recorder.events) < MAX_EVENTS:
+            recorder.events.append((event, args))
+        else:
+            recorder.overflow += 1
+    except Exception:  # an audit hook that raises aborts the user's operation
+        return
+
+
+def _install_hook() -> None:
+    with _HookState.lock:
+        if not _HookState.installed:
+            sys.addaudithook(_audit_hook)
+            _HookState.installed = True
+
+
+class Recording:
+    """Handle returned by :meth:`EffectWatcher.watch`; ``effects`` is set when the block exits."""
+
+    __slots__ = ("_effects",)
+
+    def __init__(self) -> None:
+        self._effects: CellEffects | None = None
+
+    @property
+    def effects(self) -> CellEffects:
+        """Effects recorded during the ``with`` block (empty while it is still running)."""
+        return self._effects if self._effects is not None else CellEffects()
+
+
+class EffectWatcher:
+    """Records the external effects of code run on one thread.
+
+    Parameters
+    ----------
+    ignored_roots
+        Extra directories whose files are never file inputs (besides ``sys.prefix``,
+        ``sys.base_prefix``, site-packages, ``/proc``, ``/dev``, ``/sys``).
+    hash_limit
+        Files read that are smaller than this many bytes are content-hashed.
+    """
+
+    def __init__(self, ignored_roots: Iterable[str] = (), hash_limit: int = HASH_LIMIT) -> None:
+        roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *ignored_roots}
+        roots.update(path for path in sys.path if "site-packages" in path)
+        self._roots = tuple(os.path.join(os.path.abspath(r), "") for r in roots if r)
+        self._hash_limit = hash_limit
+        _install_hook()
+
+    @contextmanager
+    def watch(self) -> Iterator[Recording]:
+        """Record effects of the calling thread until the block exits.
+
+        Yields
+        ------
+        Recording
+            Its ``effects`` attribute holds the :class:`CellEffects` after the block.
+        """
+        recording = Recording()
+        recorder = _Recorder(_get_ident())
+        cwd = os.getcwd()
+        previous = _HookState.active
+        _HookState.active = recorder
+        try:
+            yield recording
+        finally:
+            _HookState.active = previous
+            recording._effects = self._summarize(recorder, cwd)
+
+    def _summarize(self, recorder: _Recorder, cwd: str) -> CellEffects:
+        transient = _transient_files(recorder.events, cwd)
+        effects: list[str] = []
+        reads: list[str] = []
+        written: set[str] = set()
+        for event, args in recorder.events:
+            if (
+                transient
+                and event in ("open", "os.remove")
+                and _absolute(args[0], cwd) in transient
+            ):
+                continue
+            if event == "os.chdir":
+                cwd = _absolute(args[0], cwd) or cwd
+            elif event == "open":
+                path = _absolute(args[0], cwd)
+                if path is None or self._is_ignored(path):
+                    continue
+                if _is_write(args[1], args[2]):
+                    written.add(path)
+                    effects.append(f"wrote {path}")
+                else:
+                    reads.append(path)
+            elif event in _PATH_EVENTS:
+                path = _absolute(args[0], cwd)
+                if path is not None:
+                    written.add(path)
+                effects.append(f"{_PATH_EVENTS[event]} {path or _short(args[0])}")
+            elif event in _TWO_PATH_EVENTS:
+                source, target = _absolute(args[0], cwd), _absolute(args[1], cwd)
+                written.update(p for p in (source, target) if p)
+                effects.append(f"{_TWO_PATH_EVENTS[event]} {source} to {target}")
+            elif event in _PROCESS_EVENTS:
+                effects.append(_describe_process(event, args))
+            else:
+                effects.append(_describe_other(event, args))
+        if recorder.overflow:
+            effects.append(f"{recorder.overflow} more events not recorded")
+        inputs = self._stat_inputs(path for path in reads if path not in written)
+        return CellEffects(tuple(dict.fromkeys(effects)), tuple(inputs))
+
+    def _is_ignored(self, path: str) -> bool:
+        return path.endswith(_IGNORED_SUFFIXES) or path.startswith(_IGNORED_ROOTS + self._roots)
+
+    def _stat_inputs(self, paths: Iterable[str]) -> list[FileInput]:
+        inputs: list[FileInput] = []
+        for path in dict.fromkeys(paths):
+            found = _describe_file(path, self._hash_limit)
+            if found is not None:
+                inputs.append(found)
+        return inputs
+
+
+def _transient_files(events: Iterable[tuple[str, tuple[object, ...]]], cwd: str) -> set[str]:
+    """Files the cell created exclusively (``O_CREAT | O_EXCL``) and removed again.
+
+    Such a file did not exist before and does not exist after, so it leaves no effect:
+    ``tempfile``'s probe of the temp directory is the common case.
+    """
+    created: set[str] = set()
+    transient: set[str] = set()
+    exclusive = os.O_CREAT | os.O_EXCL
+    for event, args in events:
+        if event == "os.chdir":
+            cwd = _absolute(args[0], cwd) or cwd
+        elif event == "open" and isinstance(args[2], int) and args[2] & exclusive == exclusive:
+            path = _absolute(args[0], cwd)
+            if path is not None:
+                created.add(path)
+        elif event == "os.remove":
+            path = _absolute(args[0], cwd)
+            if path in created:
+                transient.add(path)
+    return {path for path in transient if not os.path.lexists(path)}
+
+
+def _absolute(path: object, cwd: str) -> str | None:
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    elif isinstance(path, os.PathLike):
+        path = os.fspath(path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+    if not isinstance(path, str):
+        return None
+    return os.path.normpath(os.path.join(cwd, path))
+
+
+def _is_write(mode: object, flags: object) -> bool:
+    if isinstance(flags, int):
+        return bool(flags & _WRITE_FLAGS)
+    return isinstance(mode, str) and any(c in mode for c in "wax+")
+
+
+def _describe_process(event: str, args: tuple[object, ...]) -> str:
+    position = _PROCESS_EVENTS[event]
+    if position < 0:
+        return f"forked a process ({event})"
+    command = args[position] if position < len(args) else args
+    if isinstance(command, bytes):
+        command = os.fsdecode(command)
+    if isinstance(command, tuple):
+        command = list(command)
+    if event in ("os.kill", "os.killpg"):
+        return f"sent a signal to process {_short(args)}"
+    verb = "ran shell command" if event == "os.system" else "ran subprocess"
+    return f"{verb} {_short(command)}"
+
+
+def _describe_other(event: str, args: tuple[object, ...]) -> str:
+    if event.startswith("socket."):
+        verb = {"socket.connect": "connected to", "socket.sendto": "sent data to"}
+        return f"{verb.get(event, 'bound a socket to')} {_short(args[1])}"
+    if event == "http.client.connect":
+        return f"connected to {args[1]}:{args[2]}"
+    if event == "urllib.Request":
+        return f"requested {_short(args[0])}"
+    return f"{event} {_short(args[0])}"
+
+
+def _short(value: object, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe_file(path: str, hash_limit: int) -> FileInput | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    digest = None
+    if info.st_size < hash_limit:
+        digest = _hash_file(path)
+    return FileInput(path, info.st_size, info.st_mtime_ns, digest)
+
+
+def _hash_file(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return xxhash.xxh3_128_hexdigest(handle.read())
+    except OSError:
+        return None
+
+
+def check_file_inputs(inputs: Iterable[FileInput]) -> list[str]:
+    """Reasons why re-running a cell would not read the same files.
+
+    Parameters
+    ----------
+    inputs
+        File inputs recorded for the cell.
+
+    Returns
+    -------
+    list[str]
+        One reason per input that vanished or changed (empty: all unchanged).
+    """
+    reasons: list[str] = []
+    for recorded in inputs:
+        current = _describe_file(recorded.path, HASH_LIMIT if recorded.digest else 0)
+        if current is None:
+            reasons.append(f"input file {recorded.path} no longer exists")
+        elif recorded.digest is not None:
+            if current.digest != recorded.digest:
+                reasons.append(f"input file {recorded.path} changed (content differs)")
+        elif (current.size, current.mtime_ns) != (recorded.size, recorded.mtime_ns):
+            reasons.append(f"input file {recorded.path} changed (size or mtime differs)")
+    return reasons
+
+
+_NONDETERMINISTIC = {
+    "urandom": "os.urandom",
+    "getrandom": "os.getrandom",
+    "secrets": "secrets module",
+    "token_bytes": "secrets.token_bytes",
+    "token_hex": "secrets.token_hex",
+    "token_urlsafe": "secrets.token_urlsafe",
+    "uuid1": "uuid.uuid1",
+    "uuid4": "uuid.uuid4",
+    "time": "time.time (wall clock)",
+    "time_ns": "time.time_ns (wall clock)",
+    "perf_counter": "time.perf_counter (clock)",
+    "perf_counter_ns": "time.perf_counter_ns (clock)",
+    "monotonic": "time.monotonic (clock)",
+    "monotonic_ns": "time.monotonic_ns (clock)",
+    "process_time": "time.process_time (clock)",
+    "now": "datetime.now (wall clock)",
+    "utcnow": "datetime.utcnow (wall clock)",
+    "today": "date.today (wall clock)",
+    "SystemRandom": "random.SystemRandom",
+    "getpid": "os.getpid",
+}
+_UNSEEDED = {
+    "default_rng": "numpy Generator (seed unknown)",
+    "Generator": "numpy Generator (seed unknown)",
+    "RandomState": "numpy RandomState (seed unknown)",
+    "Random": "random.Random (seed unknown)",
+}
+
+
+def nondeterminism_reasons(names: Iterable[str], *, seeded: bool = False) -> list[str]:
+    """Sources of values a re-run cannot reproduce, from the names a cell uses.
+
+    Draws from the global ``random`` and legacy ``numpy.random`` generators are not listed:
+    their state is captured per cell (see :mod:`elastic_kernel.lineage.rng`).
+
+    Parameters
+    ----------
+    names
+        Global and attribute names the cell's code (and the user functions it calls) use,
+        like ``co_names``.
+    seeded
+        True when every generator constructor in the code got a literal seed argument, so
+        ``default_rng``/``RandomState``/``Random`` are reproducible.
+
+    Returns
+    -------
+    list[str]
+        Sorted, de-duplicated reasons (empty: nothing unreplayable detected).
+    """
+    present = set(names)
+    reasons = {reason for name, reason in _NONDETERMINISTIC.items() if name in present}
+    if not seeded:
+        reasons.update(reason for name, reason in _UNSEEDED.items() if name in present)
+    return sorted(reasons)

@@ -1,0 +1,346 @@
+"""Exact content fingerprints of namespace values, used to detect in-place modification.
+
+A fingerprint is the xxh3-128 digest of a pickle-like stream of the value in which numpy buffers,
+functions, classes and user objects are replaced by compact, exact descriptions of their content.
+"""
+
+from __future__ import annotations
+
+import marshal
+import pickle
+import struct
+import sys
+import types
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+import xxhash
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_OBJECTS", "fingerprint", "fingerprint_many"]
+
+DEFAULT_MAX_BYTES = 2 * 2**30
+"""Bytes of data hashed per value before giving up (about 0.2 s at memory speed)."""
+
+DEFAULT_MAX_OBJECTS = 1_000_000
+"""Non-builtin objects described per value before giving up (about 1 s of Python work)."""
+
+_CHUNK = 64 * 2**20
+_EMPTY_CELL = "<empty cell>"
+_HEAPTYPE = 1 << 9
+_OBJECT_REDUCE: object = object.__reduce__
+_OBJECT_REDUCE_EX: object = object.__reduce_ex__
+_MANAGED_WEAKREF = 1 << 3
+_MANAGED_DICT = 1 << 4
+_POINTER = struct.calcsize("P")
+_PLAIN_BASES = frozenset({object, list, dict, set, frozenset, tuple, str, bytes, int, float})
+_STR_ONLY = frozenset({str})
+_VALUE_BASES: tuple[type[Any], ...] = (str, bytes, int, float)
+_SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__doc__", "__module__"})
+
+
+class _Budget(Exception):
+    """Raised inside the pickler when a value exceeds its hashing budget."""
+
+
+def _token(*parts: object) -> None:
+    """Stand-in callable named in every custom reduction: the stream is hashed, never loaded."""
+
+
+class _HashSink:
+    """A write-only file that feeds a hasher and enforces the byte budget."""
+
+    __slots__ = ("hasher", "remaining")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.hasher = xxhash.xxh3_128()
+        self.remaining = max_bytes
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        size = len(memoryview(data).cast("B")) if not isinstance(data, bytes) else len(data)
+        self.charge(size)
+        self.hasher.update(data)
+        return size
+
+    def charge(self, size: int) -> None:
+        self.remaining -= size
+        if self.remaining < 0:
+            raise _Budget
+
+
+def _is_user_class(cls: type, top: object) -> bool:
+    # Notebook classes are mutable values worth hashing in full; library classes are named only.
+    return cls is top or getattr(cls, "__module__", None) == "__main__"
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        for name in slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            names.append(name)
+    return tuple(names)
+
+
+class _FingerprintPickler(pickle.Pickler):
+    """Pickler whose output is a content description, not something loadable."""
+
+    def __init__(self, sink: _HashSink, top: object, max_objects: int) -> None:
+        super().__init__(sink, protocol=5)
+        self._sink = sink
+        self._top = top
+        self._objects_left = max_objects
+        self._slots: dict[type, tuple[str, ...]] = {}
+        self._plain: dict[type, bool] = {}
+        np = sys.modules.get("numpy")
+        self._ndarray: type | None = getattr(np, "ndarray", None)
+
+    def reducer_override(self, obj: Any) -> Any:
+        self._objects_left -= 1
+        if self._objects_left < 0:
+            raise _Budget
+        cls = type(obj)
+        if self._ndarray is not None and isinstance(obj, self._ndarray):
+            return self._reduce_array(obj)
+        if cls is types.FunctionType:
+            return NotImplemented if obj is _token else self._reduce_function(obj)
+        if cls is types.CodeType:
+            return _token, ("code", marshal.dumps(obj))
+        if cls is types.ModuleType:
+            return _token, ("module", obj.__name__)
+        if cls is types.CellType:
+            return _token, ("cell",), (_cell_contents(obj),)
+        if cls in (staticmethod, classmethod):
+            return _token, (cls.__name__,), (obj.__func__,)
+        if cls is weakref.ReferenceType:
+            # The referent is usually already described (pandas flags point back at their
+            # frame), so this is a memo reference; ids would differ between equal values.
+            return _token, ("weakref",), (obj(),)
+        if cls is property:
+            return _token, ("property",), (obj.fget, obj.fset, obj.fdel)
+        if isinstance(obj, type):
+            return self._reduce_class(obj)
+        if self._is_plain_class(cls):
+            # All state of a plain Python class is in __dict__, slots and its container base:
+            # hash them directly, even when __getstate__ would leave some out. Classes with
+            # their own __reduce__ (pandas Index) keep caches there and say what matters.
+            return self._reduce_instance(obj, cls)
+        return NotImplemented
+
+    def _is_plain_class(self, cls: type) -> bool:
+        plain = self._plain.get(cls)
+        if plain is None:
+            plain = self._plain[cls] = _has_default_reduce(cls) and _is_plain_class(
+                cls, self._slot_names(cls)
+            )
+        return plain
+
+    def _slot_names(self, cls: type) -> tuple[str, ...]:
+        slots = self._slots.get(cls)
+        if slots is None:
+            slots = self._slots[cls] = _slot_names(cls)
+        return slots
+
+    def _reduce_array(self, arr: Any) -> Any:
+        header = (
+            "ndarray",
+            type(arr).__module__,
+            type(arr).__qualname__,
+            arr.dtype.str,
+            arr.shape,
+            arr.strides,
+        )
+        state = getattr(arr, "__dict__", None) or None
+        if arr.dtype.hasobject:
+            items = arr.ravel(order="K").tolist()
+            if set(map(type, items)) <= _STR_ONLY:
+                # Pandas string columns: hash at C speed instead of memoizing a million strs.
+                return _token, (*header, "str", self._hash_strings(items)), state
+            return _token, header, state, iter(items)
+        self._sink.charge(arr.nbytes)
+        digest = _hash_buffer(arr)
+        return _token, (*header, digest), state
+
+    def _hash_strings(self, items: Sequence[str]) -> bytes:
+        # Lengths make the concatenation unambiguous; pickling a list of ints is C speed.
+        sizes = pickle.dumps(list(map(len, items)), protocol=5)
+        text = "".join(items).encode("utf-8", "surrogatepass")
+        self._sink.charge(len(text) + len(sizes))
+        hasher = xxhash.xxh3_128(sizes)
+        hasher.update(text)
+        return hasher.digest()
+
+    def _reduce_function(self, fn: types.FunctionType) -> Any:
+        cells = tuple(_cell_contents(c) for c in fn.__closure__ or ())
+        state = (fn.__code__, fn.__defaults__, fn.__kwdefaults__, cells, fn.__dict__ or None)
+        return _token, ("function", fn.__module__, fn.__qualname__), state
+
+    def _reduce_class(self, cls: type) -> Any:
+        name = ("class", cls.__module__, cls.__qualname__)
+        if not (cls.__flags__ & _HEAPTYPE) or not _is_user_class(cls, self._top):
+            return _token, name
+        attrs = tuple(
+            (key, value if not _is_descriptor(value) else type(value).__name__)
+            for key, value in vars(cls).items()
+            if key not in _SKIPPED_CLASS_ATTRS
+        )
+        return _token, name, (cls.__bases__, attrs)
+
+    def _reduce_instance(self, obj: object, cls: type) -> Any:
+        slot_values = tuple(getattr(obj, name, _EMPTY_CELL) for name in self._slot_names(cls))
+        state = (getattr(obj, "__dict__", None), slot_values)
+        items: Iterable[object] | None = None
+        pairs: Iterable[tuple[object, object]] | None = None
+        # Subclasses of builtin containers keep their content outside __dict__.
+        if isinstance(obj, dict):
+            pairs = iter(dict.items(obj))
+        elif isinstance(obj, (list, tuple)):
+            items = iter(obj)
+        elif isinstance(obj, (set, frozenset)):
+            items = iter(obj)
+        else:
+            for base in _VALUE_BASES:
+                if isinstance(obj, base):
+                    state = (state, base(obj))
+                    break
+        return _token, ("object", cls.__module__, cls.__qualname__), state, items, pairs
+
+
+def _has_default_reduce(cls: type) -> bool:
+    reduce: object = cls.__reduce__
+    reduce_ex: object = cls.__reduce_ex__
+    return reduce is _OBJECT_REDUCE and reduce_ex is _OBJECT_REDUCE_EX
+
+
+def _is_plain_class(cls: type, slots: tuple[str, ...]) -> bool:
+    """Whether instances keep all their state in __dict__, slots and a known builtin base.
+
+    Classes written in Python add exactly their slots plus dict and weakref pointers to the
+    size of their nearest C base; extension types (even heap types such as ``_thread.lock``
+    or Cython classes) hold hidden C fields and must go through their own ``__reduce__``.
+    """
+    if not cls.__flags__ & _HEAPTYPE:
+        return False
+    solid = next(k for k in cls.__mro__ if not k.__flags__ & _HEAPTYPE)
+    if solid not in _PLAIN_BASES:
+        return False
+    heap = [k for k in cls.__mro__ if k.__flags__ & _HEAPTYPE]
+    extra = _POINTER * len(slots)
+    if solid.__weakrefoffset__ == 0 and not cls.__flags__ & _MANAGED_WEAKREF:
+        extra += _POINTER * any("__weakref__" in k.__dict__ for k in heap)
+    if solid.__dictoffset__ == 0 and not cls.__flags__ & _MANAGED_DICT:
+        extra += _POINTER * any("__dict__" in k.__dict__ for k in heap)
+    return cls.__basicsize__ == solid.__basicsize__ + extra
+
+
+def _is_descriptor(value: object) -> bool:
+    return type(value) in (types.GetSetDescriptorType, types.MemberDescriptorType)
+
+
+def _as_strings(obj: object) -> Sequence[str] | None:
+    if type(obj) in (list, tuple) and set(map(type, obj)) <= _STR_ONLY:  # type: ignore[call-overload]  # the type check above makes obj iterable
+        return cast("Sequence[str]", obj)
+    return None
+
+
+def _cell_contents(cell: types.CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return _EMPTY_CELL
+
+
+def _hash_buffer(arr: Any) -> bytes:
+    """xxh3-128 of an array's elements in C order; no copy when the array is contiguous."""
+    if arr.flags.c_contiguous:
+        return xxhash.xxh3_128_digest(arr.reshape(-1).view("u1"))
+    if arr.flags.f_contiguous:
+        return xxhash.xxh3_128_digest(arr.T.reshape(-1).view("u1"))
+    np = sys.modules["numpy"]
+    hasher = xxhash.xxh3_128()
+    flat_rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
+    row_bytes = max(1, arr.nbytes // max(1, arr.shape[0]))
+    step = max(1, _CHUNK // row_bytes)
+    for start in range(0, arr.shape[0], step):
+        chunk = np.ascontiguousarray(flat_rows[start : start + step])
+        hasher.update(chunk.reshape(-1).view("u1"))
+    return hasher.digest()
+
+
+def fingerprint(
+    obj: object,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_objects: int = DEFAULT_MAX_OBJECTS,
+) -> bytes | None:
+    """Exact content fingerprint of a value.
+
+    Equal content gives equal fingerprints for the same object graph, and any in-place change
+    (element, attribute, closure cell, numpy buffer, pandas block, dtype, shape, identity
+    structure) gives a different one, up to xxh3-128 collisions. Mutable objects reached
+    several times are described once, so cycles terminate and sharing is part of the content.
+
+    Parameters
+    ----------
+    obj
+        Any value from the user namespace.
+    max_bytes
+        Give up when more than this many bytes would be hashed.
+    max_objects
+        Give up when more than this many non-builtin objects would be described.
+
+    Returns
+    -------
+    bytes | None
+        16-byte digest, or None when the value cannot be fingerprinted exactly within the
+        budget (unpicklable part, too large); the caller must then treat it as modified.
+    """
+    sink = _HashSink(max_bytes)
+    pickler = _FingerprintPickler(sink, obj, max_objects)
+    try:
+        strings = _as_strings(obj)
+        if strings is not None:
+            # Memoizing each str makes pickle 5x slower than hashing the text.
+            obj = (_token, ("strings", type(obj).__name__), pickler._hash_strings(strings))
+        pickler.dump(obj)
+    except Exception:
+        # Over budget, too deep, or a third-party __reduce__ that refuses (locks, files,
+        # generators): all mean "cannot tell", which the caller treats as modified.
+        return None
+    return sink.hasher.digest()
+
+
+def fingerprint_many(
+    ns: Mapping[str, object],
+    names: Iterable[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_objects: int = DEFAULT_MAX_OBJECTS,
+) -> dict[str, bytes | None]:
+    """Fingerprint several variables of a namespace.
+
+    Parameters
+    ----------
+    ns
+        The namespace.
+    names
+        Variables to fingerprint; names absent from ``ns`` are left out of the result.
+    max_bytes, max_objects
+        Budget per variable, as in :func:`fingerprint`.
+
+    Returns
+    -------
+    dict[str, bytes | None]
+        Fingerprint per present name (None: treat as modified).
+    """
+    return {
+        name: fingerprint(ns[name], max_bytes=max_bytes, max_objects=max_objects)
+        for name in names
+        if name in ns
+    }

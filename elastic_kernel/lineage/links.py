@@ -1,0 +1,354 @@
+"""Linked groups: variables whose object graphs overlap, found by walking them with an id memo.
+
+Linked variables must be stored or recomputed together, and pickled in one call, or a restore
+loses the aliasing between them (``d['k'] is df``, a numpy view and its base).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import types
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DEFAULT_MAX_OBJECTS", "LinkResult", "linked_groups"]
+
+DEFAULT_MAX_OBJECTS = 2_000_000
+"""Work units (objects visited, plus container slots scanned / 16) per variable."""
+
+# Immutable values that cannot carry aliasing: sharing them is harmless, so they are neither
+# recorded nor walked. Types are compared exactly (subclasses may have a mutable __dict__).
+_ATOMS: frozenset[type] = frozenset(
+    {
+        int,
+        float,
+        complex,
+        bool,
+        str,
+        bytes,
+        type(None),
+        range,
+        slice,
+        type(Ellipsis),
+        type(NotImplemented),
+        types.ModuleType,
+        types.GeneratorType,
+        types.CoroutineType,
+        types.FrameType,
+        types.CodeType,
+    }
+)
+_SCAN_DISCOUNT = 16
+_SMALL = 8
+_NOT_LINKS = (types.ModuleType, type(None))
+_HEAPTYPE = 1 << 9
+_EXTENSION_ATTRS = ("_ndarray", "_data", "_mask", "_codes", "_left", "_right")
+
+(
+    _ATOM,
+    _SEQUENCE,
+    _IMMUTABLE_SEQUENCE,
+    _MAPPING,
+    _ARRAY,
+    _FRAME,
+    _INDEX,
+    _EXTENSION,
+    _FUNCTION,
+    _METHOD,
+    _CELL,
+    _CLASS,
+    _OBJECT,
+) = range(13)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    """Partition of variables into linked groups.
+
+    Attributes
+    ----------
+    groups
+        Each name appears in exactly one group; unlinked variables are singleton groups.
+    incomplete
+        Names whose walk hit the budget, with every name linked to them: their links may be
+        missing, so the caller should treat them as linked to anything it cannot rule out.
+    reach
+        Per name, ids of the mutable objects reachable from it (valid while they are alive).
+    """
+
+    groups: tuple[frozenset[str], ...]
+    incomplete: frozenset[str]
+    reach: Mapping[str, frozenset[int]] = field(repr=False)
+
+    def group_of(self, name: str) -> frozenset[str]:
+        """The group holding ``name`` (a singleton for a name that was not walked)."""
+        for group in self.groups:
+            if name in group:
+                return group
+        return frozenset({name})
+
+
+class _Walker:
+    """Walks one variable at a time; type classification is shared between walks."""
+
+    def __init__(self, max_objects: int) -> None:
+        self.max_objects = max_objects
+        self.kinds: dict[type, int] = {t: _ATOM for t in _ATOMS}
+        np = sys.modules.get("numpy")
+        self.ndarray: type | None = getattr(np, "ndarray", None)
+        self.generic: type | None = getattr(np, "generic", None)
+        self.byte_bounds: Any = None
+        if np is not None:
+            utils = getattr(getattr(np, "lib", None), "array_utils", None)
+            self.byte_bounds = getattr(utils, "byte_bounds", None) or getattr(
+                np, "byte_bounds", None
+            )
+
+    def kind(self, cls: type) -> int:
+        kind = self.kinds.get(cls)
+        if kind is None:
+            kind = self.kinds[cls] = self._classify(cls)
+        return kind
+
+    def _classify(self, cls: type) -> int:
+        if self.generic is not None and issubclass(cls, self.generic):
+            return _ATOM
+        if self.ndarray is not None and issubclass(cls, self.ndarray):
+            return _ARRAY
+        if issubclass(cls, type):
+            return _ATOM if issubclass(cls, type) and cls is type else _CLASS
+        if cls.__module__.startswith("pandas"):
+            typ = getattr(cls, "_typ", None)
+            if typ in ("dataframe", "series"):
+                return _FRAME
+            if isinstance(typ, str) and typ.endswith("index"):
+                return _ATOM if typ == "rangeindex" else _INDEX
+            if typ == "extension":
+                return _EXTENSION
+        if cls in (tuple, frozenset):
+            return _IMMUTABLE_SEQUENCE
+        if cls in (list, set):
+            return _SEQUENCE
+        if cls is dict:
+            return _MAPPING
+        if cls is types.FunctionType:
+            return _FUNCTION
+        if cls in (types.MethodType, types.BuiltinMethodType):
+            return _METHOD
+        if cls is types.CellType:
+            return _CELL
+        if cls.__module__ == "weakref" or cls.__name__ in ("ReferenceType", "ProxyType"):
+            return _ATOM
+        return _OBJECT
+
+    def walk(self, root: object) -> tuple[set[int], list[tuple[int, int]], bool]:
+        """Ids of mutable objects reachable from ``root``, numpy byte ranges, completeness."""
+        seen: set[int] = set()
+        bounds: list[tuple[int, int]] = []
+        stack: list[object] = [root]
+        budget = self.max_objects
+        atoms = self.kinds
+        while stack:
+            obj = stack.pop()
+            cls = type(obj)
+            kind = atoms.get(cls)
+            if kind is None:
+                kind = self.kind(cls)
+            if kind == _ATOM:
+                continue
+            ident = id(obj)
+            if ident in seen:
+                continue
+            if kind == _METHOD and isinstance(getattr(obj, "__self__", None), _NOT_LINKS):
+                continue  # a module-level builtin such as len: shared by everyone, holds nothing
+            budget -= 1
+            if budget < 0:
+                return seen, bounds, False
+            if kind == _SEQUENCE or kind == _IMMUTABLE_SEQUENCE:
+                depth = len(stack)
+                budget -= self._push_items(obj, stack)  # type: ignore[arg-type]
+                if kind == _IMMUTABLE_SEQUENCE and len(stack) == depth:
+                    # A tuple of atoms is itself an atom: sharing it links nothing.
+                    budget += 1
+                    continue
+            elif kind == _MAPPING:
+                budget -= self._push_mapping(obj, stack)  # type: ignore[arg-type]
+            elif kind == _ARRAY:
+                self._push_array(obj, stack, bounds)
+            else:
+                budget -= self._push_other(obj, cls, kind, stack)
+            seen.add(ident)
+        return seen, bounds, True
+
+    def _push_items(self, items: Collection[object], stack: list[object]) -> int:
+        atoms = self.kinds
+        before = len(stack)
+        size = len(items)
+        if size <= _SMALL:
+            for item in items:
+                if atoms.get(type(item)) != _ATOM:
+                    stack.append(item)
+            return len(stack) - before
+        present = set(map(type, items))
+        if all(atoms.get(t) == _ATOM for t in present):
+            return len(present) + size // _SCAN_DISCOUNT
+        stack.extend(x for x in items if atoms.get(type(x)) != _ATOM)
+        return len(stack) - before
+
+    def _push_mapping(self, mapping: Mapping[object, object], stack: list[object]) -> int:
+        return self._push_items(mapping.values(), stack) + self._push_items(mapping.keys(), stack)
+
+    def _push_array(self, arr: Any, stack: list[object], bounds: list[tuple[int, int]]) -> None:
+        base = arr.base
+        if base is not None:
+            stack.append(base)
+        if arr.dtype.hasobject:
+            stack.extend(arr.ravel(order="K").tolist())
+        if arr.nbytes and self.byte_bounds is not None:
+            low, high = self.byte_bounds(arr)
+            bounds.append((low, high))
+        state = getattr(arr, "__dict__", None)
+        if state:
+            stack.extend(state.values())
+
+    def _push_other(self, obj: Any, cls: type, kind: int, stack: list[object]) -> int:
+        if kind == _FUNCTION:
+            stack.extend(_cell_contents(c) for c in obj.__closure__ or ())
+            stack.extend(obj.__defaults__ or ())
+            stack.extend((obj.__kwdefaults__ or {}).values())
+            stack.extend(obj.__dict__.values())
+            return 0
+        if kind == _METHOD:
+            stack.append(obj.__self__)
+            stack.append(getattr(obj, "__func__", None))
+            return 0
+        if kind == _CELL:
+            stack.append(_cell_contents(obj))
+            return 0
+        if kind == _CLASS:
+            if cls.__flags__ & _HEAPTYPE or obj.__flags__ & _HEAPTYPE:
+                stack.extend(vars(obj).values())
+            return 0
+        if kind == _FRAME:
+            manager = obj._mgr
+            stack.extend(block.values for block in manager.blocks)
+            stack.extend(manager.axes)
+            stack.append(getattr(obj, "attrs", None))
+            return len(manager.blocks)
+        if kind == _INDEX:
+            data = obj.__dict__.get("_data")
+            if data is None and hasattr(obj, "levels"):
+                stack.extend(obj.levels)
+                stack.extend(obj.codes)
+            stack.append(data)
+            return 0
+        if kind == _EXTENSION:
+            stack.extend(getattr(obj, name, None) for name in _EXTENSION_ATTRS)
+            categories = getattr(obj.dtype, "categories", None)
+            stack.append(categories)
+            return 0
+        # Any other object: whatever it holds a strong reference to (instance dict, slots,
+        # container items, C fields of partial/deque/...). Its class is not a link.
+        children = [child for child in gc.get_referents(obj) if not isinstance(child, type)]
+        stack.extend(children)
+        return len(children) // _SCAN_DISCOUNT
+
+
+def _cell_contents(cell: types.CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, item: int) -> int:
+        parent = self.parent
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    def union(self, left: int, right: int) -> None:
+        left, right = self.find(left), self.find(right)
+        if left != right:
+            self.parent[max(left, right)] = min(left, right)
+
+
+def linked_groups(
+    ns: Mapping[str, object],
+    names: Iterable[str],
+    *,
+    max_objects: int = DEFAULT_MAX_OBJECTS,
+) -> LinkResult:
+    """Partition variables into groups whose object graphs overlap, transitively.
+
+    Two variables are linked when some mutable object (container, user object, function,
+    numpy array, pandas block) is reachable from both, or when two numpy arrays reachable from
+    them overlap in memory (views of one buffer). Immutable atoms (numbers, strings, bytes,
+    None, tuples of atoms) are never links.
+
+    Parameters
+    ----------
+    ns
+        The namespace.
+    names
+        Variables to partition; names absent from ``ns`` are ignored.
+    max_objects
+        Work budget per variable (objects visited plus container slots scanned / 16).
+
+    Returns
+    -------
+    LinkResult
+        Groups, the names whose links may be incomplete, and reachable ids per name.
+    """
+    order = [name for name in dict.fromkeys(names) if name in ns]
+    walker = _Walker(max_objects)
+    union = _UnionFind(len(order))
+    owner: dict[int, int] = {}
+    ranges: list[tuple[int, int, int]] = []
+    reach: dict[str, frozenset[int]] = {}
+    truncated: list[int] = []
+    # The walk allocates no cyclic garbage; collections triggered by its temporary lists would
+    # traverse every live object of a large namespace, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        walks = [walker.walk(ns[name]) for name in order]
+    finally:
+        if collecting:
+            gc.enable()
+    for index, (name, (seen, bounds, complete)) in enumerate(zip(order, walks, strict=True)):
+        if not complete:
+            truncated.append(index)
+        reach[name] = frozenset(seen)
+        for ident in seen:
+            first = owner.setdefault(ident, index)
+            if first != index:
+                union.union(first, index)
+        ranges.extend((low, high, index) for low, high in bounds)
+    _union_overlapping(ranges, union)
+    members: dict[int, set[str]] = {}
+    for index, name in enumerate(order):
+        members.setdefault(union.find(index), set()).add(name)
+    incomplete_roots = {union.find(index) for index in truncated}
+    incomplete = frozenset(name for root in incomplete_roots for name in members.get(root, ()))
+    groups = tuple(frozenset(group) for group in members.values())
+    return LinkResult(groups=groups, incomplete=incomplete, reach=reach)
+
+
+def _union_overlapping(ranges: list[tuple[int, int, int]], union: _UnionFind) -> None:
+    """Union owners of overlapping byte ranges (sweep over ranges sorted by start)."""
+    ranges.sort()
+    current_high = -1
+    current_owner = -1
+    for low, high, index in ranges:
+        if low < current_high:
+            union.union(current_owner, index)
+        if high > current_high:
+            current_high, current_owner = high, index
