@@ -11,11 +11,14 @@ from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 from traitlets import Float, TraitError, Unicode, default, validate
 
 from elastic_kernel import __version__, config
+from elastic_kernel.lineage.analysis import is_tooling_cell
 from elastic_kernel.lineage.recorder import CellRecorder, PendingExecution
 from elastic_kernel.magics import ElasticMagics
+from elastic_kernel.session import ElasticSession, SessionSettings
 
 __all__ = ["ElasticKernel"]
 
@@ -78,7 +81,29 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         super().__init__(**kwargs)
         shell = self.ipython
         self.recorder = CellRecorder(shell.user_ns, shell.user_ns_hidden)
+        self.elastic = ElasticSession(
+            self.recorder,
+            SessionSettings(store=self.store, session_key=self.session_key, alpha=self.alpha),
+            run_cell=self._rerun_cell,
+        )
         shell.register_magics(ElasticMagics(shell=shell, kernel=self))
+
+    def _rerun_cell(self, code: str, index: int) -> BaseException | None:
+        """Re-run a recorded cell in the user namespace, silently (restore)."""
+        shell = self.ipython
+        with capture_output():
+            try:
+                compiled = compile(code, f"<elastic re-run of execution #{index}>", "exec")
+            except SyntaxError:
+                # Top-level await and the like: let IPython run it.
+                result = shell.run_cell(code, store_history=False, silent=True)
+                error = result.error_before_exec or result.error_in_exec
+                return error if isinstance(error, BaseException) else None
+            try:
+                exec(compiled, shell.user_ns)
+            except Exception as exc:
+                return exc
+        return None
 
     @property
     def ipython(self) -> InteractiveShell:
@@ -104,8 +129,10 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         cell_meta: dict[str, Any] | None = None,
         cell_id: str | None = None,
     ) -> dict[str, Any]:
-        if silent or not store_history:
-            # Completions, widgets and other frontend helpers: not part of the notebook's history.
+        transformed = self._transform(code)
+        if silent or not store_history or is_tooling_cell(transformed):
+            # Completions, widgets, frontend helpers and the kernel's own magics: not part of
+            # the notebook's history.
             return await super().do_execute(  # type: ignore[no-any-return]
                 code,
                 silent,
@@ -116,7 +143,7 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
                 cell_id=cell_id,
             )
         started = time.perf_counter()
-        pending = self._start_recording(code, cell_id)
+        pending = self._start_recording(transformed, cell_id)
         reply: dict[str, Any] = await super().do_execute(
             code,
             silent,
@@ -129,11 +156,14 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         self._finish_recording(pending, code, cell_id, reply, time.perf_counter() - started)
         return reply
 
-    def _start_recording(self, code: str, cell_id: str | None) -> PendingExecution | None:
+    def _transform(self, code: str) -> str:
         try:
-            transformed = self.ipython.transform_cell(code)
+            return str(self.ipython.transform_cell(code))
         except Exception:
-            transformed = code
+            # IPython reports the error itself when it runs the cell.
+            return code
+
+    def _start_recording(self, transformed: str, cell_id: str | None) -> PendingExecution | None:
         try:
             return self.recorder.start(
                 transformed, execution_count=self.ipython.execution_count, cell_id=cell_id

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["CellAnalysis", "analyze_cell"]
+__all__ = ["TOOLING_MAGICS", "CellAnalysis", "analyze_cell", "is_tooling_cell"]
 
 # Calls that reach the namespace by name at run time: static analysis cannot see what they touch.
 DYNAMIC_CALLS = frozenset(
@@ -21,6 +21,8 @@ DYNAMIC_CALLS = frozenset(
 DYNAMIC_ATTRIBUTES = frozenset({"user_ns", "user_global_ns", "__dict__", "modules", "f_globals"})
 # Magics whose argument is ordinary Python that runs in the user namespace.
 CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture", "debug"})
+# The kernel's own magics: cells made only of them are tooling, not part of the session.
+TOOLING_MAGICS = frozenset({"elastic", "checkpoint", "restore"})
 # Magics that neither read nor modify user variables (they may change IPython's own settings).
 NEUTRAL_MAGICS = frozenset(
     {
@@ -138,6 +140,28 @@ def analyze_cell(code: str) -> CellAnalysis:
     result = CellAnalysis()
     _analyze_into(code, result, depth=0)
     return result
+
+
+def is_tooling_cell(code: str) -> bool:
+    """True when every statement of ``code`` is a call of one of the kernel's own magics."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    if not tree.body:
+        return False
+    for statement in tree.body:
+        if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+            return False
+        call = statement.value
+        if not (_is_ipython_call(call.func) and isinstance(call.func, ast.Attribute)):
+            return False
+        first = call.args[0] if call.args else None
+        if call.func.attr != "run_line_magic" or not isinstance(first, ast.Constant):
+            return False
+        if first.value not in TOOLING_MAGICS:
+            return False
+    return True
 
 
 def _analyze_into(code: str, result: CellAnalysis, depth: int) -> None:

@@ -7,9 +7,11 @@ functions, classes and user objects are replaced by compact, exact descriptions 
 from __future__ import annotations
 
 import marshal
+import os
 import pickle
 import struct
 import sys
+import sysconfig
 import types
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +32,16 @@ _EMPTY_CELL = "<empty cell>"
 _HEAPTYPE = 1 << 9
 _OBJECT_REDUCE: object = object.__reduce__
 _OBJECT_REDUCE_EX: object = object.__reduce_ex__
+_OBJECT_GETSTATE: object = object.__getstate__
+# Installed code (stdlib, site-packages): its __getstate__ says what matters and leaves out caches.
+_LIBRARY_ROOTS = tuple(
+    sorted(
+        {
+            os.path.join(sysconfig.get_paths()[key], "")
+            for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        }
+    )
+)
 _MANAGED_WEAKREF = 1 << 3
 _MANAGED_DICT = 1 << 4
 _POINTER = struct.calcsize("P")
@@ -111,7 +123,9 @@ class _FingerprintPickler(pickle.Pickler):
         if cls is types.FunctionType:
             return NotImplemented if obj is _token else self._reduce_function(obj)
         if cls is types.CodeType:
-            return _token, ("code", marshal.dumps(obj))
+            return self._reduce_code(obj)
+        if cls is set or cls is frozenset:
+            return self._reduce_set(obj)
         if cls is types.ModuleType:
             return _token, ("module", obj.__name__)
         if cls is types.CellType:
@@ -136,8 +150,10 @@ class _FingerprintPickler(pickle.Pickler):
     def _is_plain_class(self, cls: type) -> bool:
         plain = self._plain.get(cls)
         if plain is None:
-            plain = self._plain[cls] = _has_default_reduce(cls) and _is_plain_class(
-                cls, self._slot_names(cls)
+            plain = self._plain[cls] = (
+                _has_default_reduce(cls)
+                and _is_plain_class(cls, self._slot_names(cls))
+                and not _has_library_getstate(cls)
             )
         return plain
 
@@ -154,7 +170,6 @@ class _FingerprintPickler(pickle.Pickler):
             type(arr).__qualname__,
             arr.dtype.str,
             arr.shape,
-            arr.strides,
         )
         state = getattr(arr, "__dict__", None) or None
         if arr.dtype.hasobject:
@@ -175,6 +190,40 @@ class _FingerprintPickler(pickle.Pickler):
         hasher = xxhash.xxh3_128(sizes)
         hasher.update(text)
         return hasher.digest()
+
+    @staticmethod
+    def _reduce_code(code: types.CodeType) -> Any:
+        # Not marshal.dumps: its output depends on reference counts and string interning, so
+        # equal code would hash differently in another process. Positions are left out too.
+        return (
+            _token,
+            (
+                "code",
+                code.co_code,
+                code.co_names,
+                code.co_varnames,
+                code.co_freevars,
+                code.co_cellvars,
+                code.co_argcount,
+                code.co_posonlyargcount,
+                code.co_kwonlyargcount,
+                code.co_flags,
+                code.co_name,
+            ),
+            (code.co_consts,),
+        )
+
+    def _reduce_set(self, items: set[object] | frozenset[object]) -> Any:
+        # Iteration order of a set of str changes with the process's hash seed: order the
+        # elements by their own fingerprints instead.
+        digests = []
+        for item in items:
+            digest = fingerprint(item, max_bytes=max(0, self._sink.remaining))
+            if digest is None:
+                raise _Budget
+            self._sink.charge(len(digest))
+            digests.append(digest)
+        return _token, (type(items).__name__, tuple(sorted(digests)))
 
     def _reduce_function(self, fn: types.FunctionType) -> Any:
         cells = tuple(_cell_contents(c) for c in fn.__closure__ or ())
@@ -218,6 +267,20 @@ def _has_default_reduce(cls: type) -> bool:
     return reduce is _OBJECT_REDUCE and reduce_ex is _OBJECT_REDUCE_EX
 
 
+def _has_library_getstate(cls: type) -> bool:
+    """Whether an installed library's class picks its own state (pandas managers drop caches).
+
+    Notebook and local-module classes are hashed from their full ``__dict__`` instead: their
+    ``__getstate__`` could leave out a field a cell modifies.
+    """
+    getstate: object = getattr(cls, "__getstate__", _OBJECT_GETSTATE)
+    if getstate is _OBJECT_GETSTATE:
+        return False
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and path.startswith(_LIBRARY_ROOTS)
+
+
 def _is_plain_class(cls: type, slots: tuple[str, ...]) -> bool:
     """Whether instances keep all their state in __dict__, slots and a known builtin base.
 
@@ -258,17 +321,17 @@ def _cell_contents(cell: types.CellType) -> object:
 
 def _hash_buffer(arr: Any) -> bytes:
     """xxh3-128 of an array's elements in C order; no copy when the array is contiguous."""
+    # Always the logical C order, whatever the memory layout: a value must hash the same after
+    # a round trip through pickle (which may change strides) and in another process.
     if arr.flags.c_contiguous:
         return xxhash.xxh3_128_digest(arr.reshape(-1).view("u1"))
-    if arr.flags.f_contiguous:
-        return xxhash.xxh3_128_digest(arr.T.reshape(-1).view("u1"))
     np = sys.modules["numpy"]
     hasher = xxhash.xxh3_128()
-    flat_rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
     row_bytes = max(1, arr.nbytes // max(1, arr.shape[0]))
     step = max(1, _CHUNK // row_bytes)
     for start in range(0, arr.shape[0], step):
-        chunk = np.ascontiguousarray(flat_rows[start : start + step])
+        # Slicing the first axis is a view: only one chunk is copied at a time.
+        chunk = np.ascontiguousarray(arr[start : start + step])
         hasher.update(chunk.reshape(-1).view("u1"))
     return hasher.digest()
 

@@ -1,0 +1,1 @@
+"""Tests of the replication planner: hand-built graphs, brute-force optimum, explanations."""
