@@ -1,4 +1,4 @@
-"""elastic_kernel: the "Python 3 (Elastic)" Jupyter kernel that checkpoints and restores sessions."""
+"""elastic_kernel: the "Python 3 (Elastic)" kernel that checkpoints and restores sessions."""
 
 from __future__ import annotations
 

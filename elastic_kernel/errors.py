@@ -55,7 +55,14 @@ class FormatVersionError(ElasticError):
 
 
 class SerializationError(ElasticError):
-    """A group of variables could not be serialized."""
+    """A group of variables could not be serialized (or deserialized).
+
+    ``variable`` names the variable at fault when it is known.
+    """
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 class PlanError(ElasticError):

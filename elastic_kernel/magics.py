@@ -1,15 +1,22 @@
-"""Line magics: ``%elastic graph|status`` (and, with the store and planner, checkpoint/restore)."""
+"""Line magics: ``%checkpoint``, ``%restore`` and ``%elastic graph|plan|status``."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.display import display
 
-from elastic_kernel.errors import ElasticError
+from elastic_kernel.errors import ElasticError, RestoreError
 from elastic_kernel.lineage.display import format_graph_text
+from elastic_kernel.planner import format_plan_html, format_plan_text
+from elastic_kernel.planner.explain import format_bytes
+from elastic_kernel.store import ProgressEvent
 
 if TYPE_CHECKING:
     from elastic_kernel.kernel import ElasticKernel
@@ -17,29 +24,159 @@ if TYPE_CHECKING:
 __all__ = ["ElasticMagics"]
 
 USAGE = """Usage:
-  %elastic graph [--json]   the Application History Graph recorded so far
-  %elastic status           store, session key, cells recorded, monitoring overhead
+  %checkpoint [URL] [--mode M]   store the session (M: balanced, fast-migrate, fast-restore,
+                                 store-all, rerun-all, or a number = alpha)
+  %restore [URL] [--trust]       restore the latest checkpoint of this session (or URL)
+  %elastic plan [--mode M] [--url URL]  the plan a checkpoint would use now
+  %elastic graph [--json]        the Application History Graph recorded so far
+  %elastic status                store, session key, cells recorded, overhead, last checkpoint
 """
+
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+class _Progress:
+    """Prints progress lines, but only for work that has already lasted a second."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def line(self, text: str) -> None:
+        now = time.perf_counter()
+        if now - self.started >= PROGRESS_AFTER_SECONDS and now - self.last >= 0.5:
+            self.last = now
+            print(f"  … {text}", flush=True)
+
+    def event(self, event: ProgressEvent) -> None:
+        if event.stage == "write" and event.total_bytes:
+            self.line(
+                f"group {event.group}: {format_bytes(event.done_bytes)} of "
+                f"{format_bytes(event.total_bytes)} written"
+            )
+        elif event.stage in ("serialize", "reuse"):
+            self.line(f"group {event.group}: {event.stage}")
+
+
+class _Html:
+    """Shows as HTML in notebooks and as text elsewhere."""
+
+    def __init__(self, text: str, html: str) -> None:
+        self.text, self.html = text, html
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return self.html
 
 
 @magics_class
 class ElasticMagics(Magics):  # type: ignore[misc]
-    """The ``%elastic`` family of magics, bound to one kernel."""
+    """The elastic magics, bound to one kernel."""
 
     def __init__(self, shell: Any, kernel: ElasticKernel) -> None:
         super().__init__(shell=shell)
         self.kernel = kernel
 
     @line_magic  # type: ignore[misc]
+    def checkpoint(self, line: str) -> None:
+        """``%checkpoint [URL] [--mode M]``: store the session."""
+        parser = _Parser(prog="%checkpoint", add_help=False)
+        parser.add_argument("url", nargs="?")
+        parser.add_argument("--mode", default="balanced")
+        args = self._parse(parser, line)
+        if args is None:
+            return
+        progress = _Progress()
+        try:
+            result = self.kernel.elastic.checkpoint(
+                url=args.url, mode=args.mode, progress=progress.event
+            )
+        except ElasticError as exc:
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise
+        plan = result.plan
+        manifest = result.manifest
+        print(f"Checkpoint {manifest.checkpoint_id} written to {manifest.url}")
+        print(
+            f"  stored     {len(result.stored)} variables, {format_bytes(result.bytes_stored)}"
+            + (f": {', '.join(result.stored)}" if result.stored else "")
+        )
+        cells = ", ".join(f"[{self._count(i)}]" for i in plan.rerun)
+        print(
+            f"  recompute  {len(result.recomputed)} variables"
+            + (f": {', '.join(result.recomputed)} (re-running cells {cells})" if cells else "")
+        )
+        if result.lost:
+            print(f"  LOST       {', '.join(result.lost)}: cannot be stored nor recomputed")
+            for group in plan.lost:
+                print(f"             {', '.join(group.names)}: {group.reason}")
+        for note in result.notes:
+            print(f"  note       {note}")
+        print(
+            f"  took {result.seconds:.3f} s; estimated restore "
+            f"{plan.totals.restore_seconds:.3f} s (re-running everything: "
+            f"{plan.rerun_all.restore_seconds:.3f} s)"
+        )
+
+    @line_magic  # type: ignore[misc]
+    def restore(self, line: str) -> None:
+        """``%restore [URL] [--trust]``: restore the latest checkpoint of this session."""
+        parser = _Parser(prog="%restore", add_help=False)
+        parser.add_argument("url", nargs="?")
+        parser.add_argument("--trust", action="store_true")
+        args = self._parse(parser, line)
+        if args is None:
+            return
+        progress = _Progress()
+        try:
+            report = self.kernel.elastic.restore(args.url, trust=args.trust, progress=progress.line)
+        except ElasticError as exc:
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise
+        print(
+            f"Restored checkpoint {report.checkpoint_id} in {report.seconds:.3f} s: "
+            f"{len(report.loaded)} loaded ({report.load_seconds:.3f} s), "
+            f"{len(report.recomputed)} recomputed by re-running {len(report.rerun_cells)} "
+            f"cells ({report.rerun_seconds:.3f} s)"
+        )
+        if report.drifted:
+            print(
+                "  loaded intact, but their classes' pickling leaves some state out: "
+                + ", ".join(report.drifted)
+            )
+        if report.unverified:
+            print(f"  not verifiable (no fingerprint): {', '.join(report.unverified)}")
+        if not report.ok:
+            problems = report.problems()
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            raise RestoreError(
+                f"restore incomplete: {len(problems)} variable(s) lost or different: "
+                + ", ".join(p.split(":")[0] for p in problems)
+            )
+        print("  all other variables verified against their checkpoint fingerprints")
+
+    @line_magic  # type: ignore[misc]
     def elastic(self, line: str) -> None:
-        """Inspect the elastic kernel: ``%elastic graph [--json]``, ``%elastic status``."""
+        """``%elastic graph|plan|status``: inspect the elastic kernel."""
         try:
             words = shlex.split(line)
         except ValueError as exc:
             print(f"%elastic: {exc}\n{USAGE}")
             return
         command, args = (words[0], words[1:]) if words else ("", [])
-        handlers = {"graph": self._graph, "status": self._status}
+        handlers = {"graph": self._graph, "status": self._status, "plan": self._plan}
         handler = handlers.get(command)
         if handler is None:
             print(USAGE if not command else f"%elastic: unknown command {command!r}\n{USAGE}")
@@ -47,7 +184,20 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         try:
             handler(args)
         except ElasticError as exc:
-            print(f"{type(exc).__name__}: {exc}")
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _count(self, index: int) -> str:
+        executions = self.kernel.recorder.graph.executions
+        count = executions[index].execution_count if index < len(executions) else None
+        return str(count) if count is not None else f"#{index}"
+
+    @staticmethod
+    def _parse(parser: _Parser, line: str) -> argparse.Namespace | None:
+        try:
+            return parser.parse_args(shlex.split(line))
+        except (_UsageError, ValueError) as exc:
+            print(f"{parser.prog}: {exc}\n{USAGE}", file=sys.stderr)
+            return None
 
     def _graph(self, args: list[str]) -> None:
         graph = self.kernel.recorder.graph
@@ -56,15 +206,40 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         else:
             print(format_graph_text(graph), end="")
 
+    def _plan(self, args: list[str]) -> None:
+        parser = _Parser(prog="%elastic plan", add_help=False)
+        parser.add_argument("--mode", "--alpha", dest="mode", default="balanced")
+        parser.add_argument("--url")
+        parser.add_argument("--json", action="store_true")
+        parsed = self._parse(parser, shlex.join(args))
+        if parsed is None:
+            return
+        planned = self.kernel.elastic.plan(url=parsed.url, mode=parsed.mode)
+        graph = self.kernel.recorder.graph
+        if parsed.json:
+            print(json.dumps(planned.plan.to_json(), indent=1))
+            return
+        display(_Html(format_plan_text(planned.plan, graph), format_plan_html(planned.plan, graph)))
+
     def _status(self, args: list[str]) -> None:
         kernel = self.kernel
         recorder = kernel.recorder
+        session = kernel.elastic
         cells = len(recorder.graph)
         per_cell = recorder.overhead_seconds / cells * 1000 if cells else 0.0
+        last = session.last_checkpoint
+        last_text = (
+            f"{last.manifest.checkpoint_id} ({format_bytes(last.bytes_stored)}, "
+            f"{last.seconds:.3f} s) at {last.manifest.url}"
+            if last is not None
+            else "none in this process"
+        )
         print(
-            f"store:        {kernel.store}\n"
-            f"session key:  {kernel.session_key}\n"
-            f"alpha:        {kernel.alpha:g}\n"
-            f"cells:        {cells} recorded, {len(recorder.graph.live())} live variables\n"
-            f"overhead:     {recorder.overhead_seconds:.3f} s in all, {per_cell:.2f} ms per cell"
+            f"store:           {session.settings.store}\n"
+            f"session key:     {session.settings.session_key}\n"
+            f"alpha:           {session.settings.alpha:g}\n"
+            f"cells:           {cells} recorded, {len(recorder.graph.live())} live variables\n"
+            f"overhead:        {recorder.overhead_seconds:.3f} s in all, "
+            f"{per_cell:.2f} ms per cell\n"
+            f"last checkpoint: {last_text}"
         )

@@ -159,3 +159,86 @@ def last_execution(kc: BlockingKernelClient) -> dict[str, Any]:
 
 def version_names(versions: list[list[Any]]) -> set[str]:
     return {name for name, _ in versions}
+
+
+ORACLE_EXPRESSION = (
+    "__import__('tests.oracle', fromlist=['describe_json']).describe_json(get_ipython().user_ns)"
+)
+
+
+def describe_session(kc: BlockingKernelClient) -> dict[str, Any]:
+    """The oracle's description of the kernel's namespace (values and aliasing).
+
+    Runs as a silent request with a user expression, so the kernel does not record it.
+    """
+    import ast
+
+    msg = kc.session.msg(
+        "execute_request",
+        {
+            "code": "",
+            "silent": True,
+            "store_history": False,
+            "user_expressions": {"oracle": ORACLE_EXPRESSION},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        },
+    )
+    kc.shell_channel.send(msg)
+    reply = kc.get_shell_msg(timeout=TIMEOUT)
+    while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+    result = reply["content"]["user_expressions"]["oracle"]
+    if result.get("status") != "ok":
+        raise AssertionError(f"oracle failed in the kernel: {result}")
+    data: dict[str, Any] = json.loads(ast.literal_eval(result["data"]["text/plain"]))
+    return data
+
+
+@dataclass
+class Roundtrip:
+    """A session run, checkpointed, and restored into a new kernel process."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    checkpoint: ExecResult
+    restore: ExecResult
+
+    def problems(self) -> list[str]:
+        from tests.oracle import compare
+
+        return compare(self.before, self.after)
+
+
+def roundtrip(
+    cells: Iterable[str],
+    *,
+    store: str,
+    cwd_before: str | None = None,
+    cwd_after: str | None = None,
+    checkpoint_args: str = "",
+    session: str = "roundtrip",
+) -> Roundtrip:
+    """Run ``cells`` in one kernel, ``%checkpoint``, kill it, ``%restore`` in a fresh one."""
+    import os
+
+    env = dict(os.environ, ELASTIC_STORE=store, ELASTIC_SESSION=session)
+    km, kc = start_kernel(cwd=cwd_before, env=env)
+    try:
+        for cell in cells:
+            result = execute(kc, cell)
+            if not result.ok and "# may fail" not in cell:
+                raise AssertionError(f"cell failed: {cell!r}: {result.error}")
+        saved = execute(kc, f"%checkpoint {checkpoint_args}".strip())
+        if not saved.ok:
+            raise AssertionError(f"checkpoint failed: {saved.stdout} {saved.stderr} {saved.error}")
+        before = describe_session(kc)
+    finally:
+        stop_kernel(km, kc)
+    km, kc = start_kernel(cwd=cwd_after, env=env)
+    try:
+        restored = execute(kc, "%restore")
+        after = describe_session(kc)
+    finally:
+        stop_kernel(km, kc)
+    return Roundtrip(before=before, after=after, checkpoint=saved, restore=restored)

@@ -81,8 +81,9 @@ class _HashSink:
 
 
 def _is_user_class(cls: type, top: object) -> bool:
-    # Notebook classes are mutable values worth hashing in full; library classes are named only.
-    return cls is top or getattr(cls, "__module__", None) == "__main__"
+    # Notebook classes are mutable values worth hashing in full; library classes are named
+    # only (their dicts hold process-specific caches such as ABC registries).
+    return getattr(cls, "__module__", None) == "__main__"
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
@@ -193,25 +194,7 @@ class _FingerprintPickler(pickle.Pickler):
 
     @staticmethod
     def _reduce_code(code: types.CodeType) -> Any:
-        # Not marshal.dumps: its output depends on reference counts and string interning, so
-        # equal code would hash differently in another process. Positions are left out too.
-        return (
-            _token,
-            (
-                "code",
-                code.co_code,
-                code.co_names,
-                code.co_varnames,
-                code.co_freevars,
-                code.co_cellvars,
-                code.co_argcount,
-                code.co_posonlyargcount,
-                code.co_kwonlyargcount,
-                code.co_flags,
-                code.co_name,
-            ),
-            (code.co_consts,),
-        )
+        return _token, ("code", _code_digest(code))
 
     def _reduce_set(self, items: set[object] | frozenset[object]) -> Any:
         # Iteration order of a set of str changes with the process's hash seed: order the
@@ -317,6 +300,35 @@ def _cell_contents(cell: types.CellType) -> object:
         return cell.cell_contents
     except ValueError:
         return _EMPTY_CELL
+
+
+def _code_digest(code: types.CodeType) -> bytes:
+    """A digest of what a code object does, identical in every process.
+
+    Not ``marshal.dumps`` and not the pickle stream: both depend on which equal strings
+    happen to be the same object (interning), which differs between processes. Source
+    positions are left out: moving a function does not change its value.
+    """
+    hasher = xxhash.xxh3_128()
+    stack: list[object] = [code]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, types.CodeType):
+            hasher.update(item.co_code)
+            for names in (item.co_names, item.co_varnames, item.co_freevars, item.co_cellvars):
+                hasher.update("\0".join(names).encode("utf-8", "surrogatepass") + b"\1")
+            counts = (item.co_argcount, item.co_posonlyargcount, item.co_kwonlyargcount)
+            hasher.update(repr((*counts, item.co_flags, item.co_name)).encode())
+            hasher.update(b"\2%d" % len(item.co_consts))
+            stack.extend(reversed(item.co_consts))
+        elif isinstance(item, frozenset):
+            hasher.update(repr(sorted(repr(x) for x in item)).encode("utf-8", "surrogatepass"))
+        elif isinstance(item, tuple):
+            hasher.update(b"\3%d" % len(item))
+            stack.extend(reversed(item))
+        else:
+            hasher.update(repr(item).encode("utf-8", "surrogatepass") + b"\4")
+    return hasher.digest()
 
 
 def _hash_buffer(arr: Any) -> bytes:

@@ -263,7 +263,8 @@ MUTATIONS: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {
     "function code swap": (make_identity, lambda o: setattr(o, "__code__", _plus_one.__code__)),
     "sklearn fit on fitted estimator": (_sklearn_estimator, _fit),
     "user class attribute": (
-        lambda: type("Dynamic", (), {"count": 0}),
+        # As if defined in a notebook cell: library classes are fingerprinted by name only.
+        lambda: type("Dynamic", (), {"count": 0, "__module__": "__main__"}),
         lambda o: setattr(o, "count", 1),
     ),
 }

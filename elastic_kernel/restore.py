@@ -1,0 +1,231 @@
+"""Restoring a checkpoint: re-run the planned cells, load the stored groups, verify.
+
+Takes a namespace and a ``run_cell`` callable, never a shell, so it runs the same under the
+kernel, the CLI and tests. Re-runs happen first, in their original order and with the random
+generators as they were; stored values are loaded afterwards and so take precedence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+
+from elastic_kernel.errors import ElasticError, RestoreError
+from elastic_kernel.lineage import (
+    HistoryGraph,
+    RngState,
+    fingerprint,
+    restore_rng_state,
+)
+from elastic_kernel.planner import ReplicationPlan
+from elastic_kernel.store import CheckpointStore, Manifest
+
+__all__ = ["RestoreReport", "RunCell", "restore_checkpoint"]
+
+log = logging.getLogger(__name__)
+
+RunCell = Callable[[str, int], BaseException | None]
+"""Runs one cell's code in the namespace; returns the exception it raised, if any."""
+
+VERIFY_MAX_BYTES = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    """The outcome of a restore. ``ok`` only when every variable came back verified."""
+
+    checkpoint_id: str
+    graph: HistoryGraph
+    plan: ReplicationPlan
+    loaded: tuple[str, ...]
+    recomputed: tuple[str, ...]
+    rerun_cells: tuple[int, ...]
+    lost: tuple[tuple[str, str], ...]
+    mismatched: tuple[str, ...]
+    drifted: tuple[str, ...]
+    unverified: tuple[str, ...]
+    seconds: float
+    load_seconds: float
+    rerun_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost and not self.mismatched
+
+    def problems(self) -> list[str]:
+        lines = [f"{name}: lost ({why})" for name, why in self.lost]
+        lines += [
+            f"{name}: restored value differs from the checkpointed one (recomputed cells are "
+            "not deterministic, or an input file changed)"
+            for name in self.mismatched
+        ]
+        return lines
+
+
+@contextlib.contextmanager
+def _working_directory(path: str | None) -> Iterator[None]:
+    """Run re-executed cells where they first ran, so relative paths mean the same files."""
+    if not path or not os.path.isdir(path) or os.path.abspath(path) == os.getcwd():
+        yield
+        return
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def restore_checkpoint(
+    store: CheckpointStore,
+    manifest: Manifest,
+    ns: MutableMapping[str, object],
+    run_cell: RunCell,
+    *,
+    is_user_name: Callable[[str], bool] = lambda name: not name.startswith("_"),
+    progress: Callable[[str], None] | None = None,
+) -> RestoreReport:
+    """Bring the checkpointed session back into ``ns``.
+
+    Parameters
+    ----------
+    store
+        The store the manifest was opened from.
+    manifest
+        An opened (signature-checked) manifest.
+    ns
+        The namespace to restore into (the kernel's ``user_ns``).
+    run_cell
+        Runs a recorded cell's code in ``ns``: ``run_cell(code, index)``.
+    is_user_name
+        Tells user variables from interpreter bookkeeping (names that re-runs may leave).
+    progress
+        Receives one line per step.
+
+    Returns
+    -------
+    RestoreReport
+        ``ok`` is False when any variable is lost or differs; the rest is restored anyway.
+
+    Raises
+    ------
+    RestoreError
+        The manifest does not describe a session (no graph or plan in it).
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _line: None)
+    try:
+        graph = HistoryGraph.from_json(manifest.metadata["graph"])
+        plan = ReplicationPlan.from_json(manifest.metadata["plan"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RestoreError(
+            f"checkpoint {manifest.url} holds no session graph/plan ({exc}); was it written by "
+            "the elastic kernel?"
+        ) from exc
+    live = graph.live()
+    names_before = set(ns)
+    lost: dict[str, str] = {name: group.reason for group in plan.lost for name in group.names}
+    recompute = set(plan.names("recompute"))
+
+    rerun_started = time.perf_counter()
+    failed_cells: dict[int, str] = {}
+    with _working_directory(manifest.metadata.get("cwd")):
+        for index in plan.rerun:
+            execution = graph.executions[index]
+            say(f"re-running cell [{execution.execution_count}] {execution.first_line}")
+            state = execution.extra.get("rng")
+            if isinstance(state, str):
+                restore_rng_state(RngState.from_json(state))
+            error = run_cell(execution.code, index)
+            if error is not None and execution.ok:
+                failed_cells[index] = f"{type(error).__name__}: {error}"
+    rerun_seconds = time.perf_counter() - rerun_started
+    if failed_cells:
+        for name in recompute:
+            writer = live[name].version if name in live else None
+            if writer in failed_cells:
+                lost[name] = f"re-running its cell failed: {failed_cells[writer]}"
+        first = min(failed_cells)
+        for name in recompute - lost.keys():
+            lost[name] = f"cell #{first} failed on re-run: {failed_cells[first]}"
+
+    load_started = time.perf_counter()
+    loaded: list[str] = []
+    for index, group in enumerate(manifest.groups):
+        say(f"loading {', '.join(group.names)} ({group.size} bytes)")
+        try:
+            values = store.load_group(manifest, index)
+        except ElasticError as exc:
+            for name in group.names:
+                lost[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        ns.update(values)
+        loaded.extend(values)
+    load_seconds = time.perf_counter() - load_started
+
+    # Re-runs recreate intermediate names the original session later deleted.
+    for name in set(ns) - names_before - live.keys():
+        if is_user_name(name):
+            del ns[name]
+    for name in lost:
+        if name in ns and name not in names_before:
+            del ns[name]
+
+    mismatched, unverified = _verify(ns, manifest, [n for n in live if n not in lost])
+    # A loaded value's bytes are checksummed; a fingerprint that differs after unpickling
+    # means its class's own pickling leaves some state out (sklearn's Bunch drops a private
+    # cache). Recomputed values that differ are real failures (nondeterminism, changed input).
+    drifted = [n for n in mismatched if n in loaded]
+    mismatched = [n for n in mismatched if n not in loaded]
+    report = RestoreReport(
+        checkpoint_id=manifest.checkpoint_id,
+        graph=graph,
+        plan=plan,
+        loaded=tuple(sorted(loaded)),
+        recomputed=tuple(sorted(recompute - lost.keys())),
+        rerun_cells=plan.rerun,
+        lost=tuple(sorted(lost.items())),
+        mismatched=tuple(mismatched),
+        drifted=tuple(drifted),
+        unverified=tuple(unverified),
+        seconds=time.perf_counter() - started,
+        load_seconds=load_seconds,
+        rerun_seconds=rerun_seconds,
+    )
+    log.info(
+        "restore %s: %d loaded, %d recomputed, %d lost, %d mismatched, %.3f s",
+        manifest.checkpoint_id,
+        len(report.loaded),
+        len(report.recomputed),
+        len(report.lost),
+        len(report.mismatched),
+        report.seconds,
+    )
+    return report
+
+
+def _verify(
+    ns: MutableMapping[str, object], manifest: Manifest, names: list[str]
+) -> tuple[list[str], list[str]]:
+    """Compare restored values with the fingerprints taken at checkpoint time."""
+    expected = manifest.metadata.get("fingerprints", {})
+    mismatched: list[str] = []
+    unverified: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in sorted(names):
+            want = expected.get(name)
+            if name not in ns:
+                mismatched.append(name)
+                continue
+            got = fingerprint(ns[name], max_bytes=VERIFY_MAX_BYTES)
+            if want is None or got is None:
+                unverified.append(name)
+            elif got.hex() != want:
+                mismatched.append(name)
+    return mismatched, unverified

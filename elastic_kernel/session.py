@@ -1,0 +1,178 @@
+"""One kernel's elastic state: the recorder, the stores it talks to and the caches that make
+repeated checkpoints cheap, with the entry points the magics, the comm and the CLI share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+
+from elastic_kernel import config
+from elastic_kernel.checkpoint import (
+    CheckpointResult,
+    PlannedSession,
+    SerializabilityCache,
+    plan_session,
+    take_checkpoint,
+)
+from elastic_kernel.errors import CheckpointNotFound
+from elastic_kernel.lineage import CellRecorder
+from elastic_kernel.planner import CostModel, parse_mode
+from elastic_kernel.restore import RestoreReport, RunCell, restore_checkpoint
+from elastic_kernel.store import (
+    CheckpointStore,
+    Manifest,
+    ProgressEvent,
+    load_or_create_key,
+    probe_bandwidth,
+)
+
+__all__ = ["ElasticSession", "SessionSettings"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SessionSettings:
+    """The user-facing settings (mirrors of the kernel's traits)."""
+
+    store: str
+    session_key: str
+    alpha: float = 1.0
+
+
+def _parse(mode: str) -> tuple[str, float | None]:
+    """A mode name or a number; plain ``balanced`` keeps the configured alpha."""
+    name, alpha = parse_mode(mode)
+    if mode.strip().lower() == "balanced":
+        return name, None
+    return name, alpha
+
+
+class ElasticSession:
+    """Checkpoint, restore and plan for one namespace.
+
+    Parameters
+    ----------
+    recorder
+        The namespace's recorder (owns the AHG).
+    settings
+        Store URL, session key and alpha.
+    run_cell
+        Re-runs recorded code in the namespace (used by restore).
+    """
+
+    def __init__(
+        self, recorder: CellRecorder, settings: SessionSettings, run_cell: RunCell
+    ) -> None:
+        self.recorder = recorder
+        self.settings = settings
+        self._run_cell = run_cell
+        self._stores: dict[str, CheckpointStore] = {}
+        self._bandwidths: dict[str, tuple[float, float]] = {}
+        self._verdicts = SerializabilityCache()
+        self.last_checkpoint: CheckpointResult | None = None
+        self.last_restore: RestoreReport | None = None
+
+    @property
+    def ns(self) -> MutableMapping[str, object]:
+        return self.recorder.ns
+
+    def open_store(self, url: str | None = None) -> CheckpointStore:
+        target = url or self.settings.store
+        store = self._stores.get(target)
+        if store is None:
+            store = CheckpointStore(target, key=load_or_create_key(config.default_key_path()))
+            self._stores[target] = store
+        return store
+
+    def cost_model(self, store: CheckpointStore, alpha: float | None = None) -> CostModel:
+        bandwidth = self._bandwidths.get(store.url)
+        if bandwidth is None:
+            bandwidth = probe_bandwidth(store)
+            self._bandwidths[store.url] = bandwidth
+        write, read = bandwidth
+        return CostModel(write, read, self.settings.alpha if alpha is None else alpha)
+
+    def plan(self, *, url: str | None = None, mode: str = "balanced") -> PlannedSession:
+        """The plan a checkpoint would use now (``mode`` may be ``alpha=0.5``-style too)."""
+        mode_name, alpha = _parse(mode)
+        store = self.open_store(url)
+        costs = self.cost_model(store, alpha)
+        return plan_session(
+            self.ns, self.recorder.graph, costs, mode=mode_name, verdicts=self._verdicts
+        )
+
+    def checkpoint(
+        self,
+        *,
+        url: str | None = None,
+        mode: str = "balanced",
+        progress: Callable[[ProgressEvent], None] | None = None,
+    ) -> CheckpointResult:
+        """Plan and write a checkpoint of the namespace to ``url`` (default: the store)."""
+        mode_name, alpha = _parse(mode)
+        store = self.open_store(url)
+        result = take_checkpoint(
+            self.ns,
+            self.recorder.graph,
+            store,
+            self.settings.session_key,
+            self.cost_model(store, alpha),
+            mode=mode_name,
+            verdicts=self._verdicts,
+            progress=progress,
+        )
+        self.last_checkpoint = result
+        return result
+
+    def find_checkpoint(self, url: str | None = None, *, trust: bool = False) -> Manifest:
+        """The manifest ``%restore [URL]`` means.
+
+        ``URL`` may be a store (this session's latest checkpoint there; if the store holds a
+        single session, that one's) or one checkpoint's directory.
+        """
+        store = self.open_store(url)
+        key = self.settings.session_key
+        ref = store.latest(key)
+        if ref is not None:
+            return store.open(ref, trust=trust)
+        if url is not None:
+            try:
+                return store.open(url, trust=trust)
+            except CheckpointNotFound:
+                pass
+        sessions = store.list_sessions()
+        if len(sessions) == 1:
+            only = store.latest(sessions[0])
+            if only is not None:
+                return store.open(only, trust=trust)
+        where = url or self.settings.store
+        if not sessions:
+            raise CheckpointNotFound(f"no checkpoint in {where} (run %checkpoint first)")
+        raise CheckpointNotFound(
+            f"no checkpoint of session {key!r} in {where}; it holds sessions "
+            f"{', '.join(sorted(sessions))}: restore one with %restore {where}/<session>"
+        )
+
+    def restore(
+        self,
+        url: str | None = None,
+        *,
+        trust: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> RestoreReport:
+        """Restore a checkpoint into the namespace and continue its AHG."""
+        manifest = self.find_checkpoint(url, trust=trust)
+        store = self.open_store(url)
+        report = restore_checkpoint(
+            store,
+            manifest,
+            self.ns,
+            self._run_cell,
+            is_user_name=self.recorder.is_user_name,
+            progress=progress,
+        )
+        self.recorder.replace_graph(report.graph)
+        self.last_restore = report
+        return report
