@@ -1,0 +1,121 @@
+"""Checkpoint in one kernel process, restore in a new one (another working directory), and
+check every variable and alias with the oracle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.utils import roundtrip
+
+SCENARIOS: dict[str, list[str]] = {
+    "numpy views and shared buffers": [
+        "import numpy as np\nbase = np.arange(100.0)\nview = base[10:50:2]\nmat = base.reshape(10, 10)",
+        "holder = {'v': view, 'list': [base]}\nview[0] = -1",
+    ],
+    "load_digits data and images share one buffer": [
+        "from sklearn.datasets import load_digits\ndigits = load_digits()\nX, images = digits.data, digits.images",
+        "X[0, 0] = 99.0",
+    ],
+    "pandas in-place edits": [
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z']})",
+        "df.loc[df['a'] > 1, 'a'] = 0\ndf['c'] = df['a'] * 2\ndf.sort_values('b', ascending=False, inplace=True)",
+        "cat = df['b'].astype('category')\nidx = pd.MultiIndex.from_product([[1, 2], ['u', 'v']])",
+    ],
+    "sklearn fitted pipeline": [
+        "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.linear_model import LogisticRegression\nfrom sklearn.datasets import load_iris",
+        "iris = load_iris()\npipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(iris.data, iris.target)",
+        "score = pipe.score(iris.data, iris.target)",
+    ],
+    "closures and classes from __main__": [
+        "class Counter:\n    def __init__(self):\n        self.n = 0\n        self._hidden = []\n    def bump(self):\n        self.n += 1\n        return self.n",
+        "c = Counter()\nc.bump()\nc._hidden.append(c.n)",
+        "def make_adder(k):\n    def add(x):\n        return x + k\n    return add\nadd3 = make_adder(3)\nsquare = lambda v: v * v",
+        "results = [add3(1), square(4), c.bump()]",
+    ],
+    "aliases across containers (transitive links)": [
+        "a = [1, 2]\nb = {'x': a}\nc = [b, 'tail']\nd = c",
+        "a.append(3)",
+    ],
+    "unserializable generator is recomputed": [
+        "data = list(range(10))",
+        "gen = (x * 2 for x in data)",
+        "total = sum(data)",
+    ],
+    "seeded and unseeded random cells": [
+        "import random\nrandom.seed(7)\nseeded = [random.random() for _ in range(3)]",
+        "import numpy as np\nnp.random.seed(1)\nlegacy = np.random.rand(3)",
+        "rng = np.random.default_rng(42)\ngenerated = rng.normal(size=4)",
+        "unseeded = random.random()",
+    ],
+    "cell with a file side effect": [
+        "import os, tempfile, pathlib\npath = os.path.join(tempfile.mkdtemp(), 'out.txt')\nwritten = pathlib.Path(path).write_text('hello')",
+        "size = os.path.getsize(path)",
+    ],
+    "cell that raised an exception": [
+        "before_error = [1]\nraise RuntimeError('boom')  # may fail",
+        "after_error = before_error + [2]",
+    ],
+    "deleted and rebound names": [
+        "x = [1]\ny = x\nz = 5",
+        "del x\ny = [2]\nz += 1",
+    ],
+    "magics and shell escapes": [
+        "%time timed = sum(range(1000))",
+        "%%capture captured\nprint('inside')",
+        "listing = !echo one two",
+    ],
+    "nested containers with cycles": [
+        "cyc = [1]\ncyc.append(cyc)\nnest = {'k': {'k2': [cyc, (1, 2)]}}\ns = {1, 2, 3}\nfs = frozenset({'a', 'b'})",
+    ],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_roundtrip_is_identical(name: str, tmp_path: Path) -> None:
+    before_dir, after_dir = tmp_path / "machine-a", tmp_path / "machine-b"
+    before_dir.mkdir()
+    after_dir.mkdir()
+    result = roundtrip(
+        SCENARIOS[name],
+        store=str(tmp_path / "store"),
+        cwd_before=str(before_dir),
+        cwd_after=str(after_dir),
+    )
+    assert result.restore.ok, (result.restore.stdout, result.restore.stderr, result.restore.error)
+    assert result.problems() == []
+
+
+@pytest.mark.slow
+def test_generator_is_recomputed_not_stored(tmp_path: Path) -> None:
+    result = roundtrip(SCENARIOS["unserializable generator is recomputed"], store=str(tmp_path))
+    recompute_line = next(
+        line for line in result.checkpoint.stdout.splitlines() if line.startswith("  recompute")
+    )
+    assert "gen" in recompute_line
+    assert result.after["values"]["gen"] == ["generator", "<genexpr>"]
+
+
+@pytest.mark.slow
+def test_unseeded_random_value_is_stored_exactly(tmp_path: Path) -> None:
+    result = roundtrip(SCENARIOS["seeded and unseeded random cells"], store=str(tmp_path))
+    assert result.before["values"]["unseeded"] == result.after["values"]["unseeded"]
+
+
+@pytest.mark.slow
+def test_lost_variable_is_named_and_the_rest_restored(tmp_path: Path) -> None:
+    cells = [
+        "import os, tempfile\npath = os.path.join(tempfile.mkdtemp(), 'out.txt')\nwith open(path, 'w') as fh:\n    fh.write('hello')",
+        "kept = [1, 2, 3]",
+    ]
+    result = roundtrip(cells, store=str(tmp_path))
+    assert "LOST" in result.checkpoint.stdout and "fh" in result.checkpoint.stdout
+    assert not result.restore.ok
+    assert result.restore.error is not None
+    assert result.restore.error["ename"] == "RestoreError"
+    assert "fh" in result.restore.error["evalue"]
+    assert "fh" not in result.after["values"]
+    assert result.after["values"]["kept"] == result.before["values"]["kept"]
+    assert result.after["values"]["path"] == result.before["values"]["path"]
