@@ -21,6 +21,7 @@ __all__ = [
     "default_key_path",
     "default_session_key",
     "default_store",
+    "pending_restore_path",
     "session_key_from",
 ]
 
@@ -43,6 +44,14 @@ def default_store() -> str:
 def default_key_path() -> Path:
     """The per-user HMAC secret that signs checkpoints (created on first use, mode 0600)."""
     return elastic_data_dir() / "secret.key"
+
+
+def pending_restore_path(session_key: str) -> Path:
+    """Marker naming the checkpoint the next process of this kernel restores (restart with
+    state). Kept in the Jupyter runtime dir: a restart happens on the same machine."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return Path(jupyter_runtime_dir()) / f"elastic-pending-{session_key_from(session_key)}.json"
 
 
 def session_key_from(text: str) -> str:

@@ -6,21 +6,29 @@ This module only wires things together: the algorithms live in ``lineage``, ``pl
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets import Float, TraitError, Unicode, default, validate
+from traitlets import Float, TraitError, Unicode, default, observe, validate
 
 from elastic_kernel import __version__, config
+from elastic_kernel.comm import ElasticComm
+from elastic_kernel.errors import ElasticError
 from elastic_kernel.lineage.analysis import is_tooling_cell
 from elastic_kernel.lineage.recorder import CellRecorder, PendingExecution
 from elastic_kernel.magics import ElasticMagics
 from elastic_kernel.session import ElasticSession, SessionSettings
 
 __all__ = ["ElasticKernel"]
+
+# Time for the execute reply and the idle status to leave before the process exits.
+EXIT_DELAY_SECONDS = 0.5
 
 
 class ElasticKernel(IPythonKernel):  # type: ignore[misc]
@@ -77,6 +85,13 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             raise TraitError(f"alpha must be a positive number, got {value!r}")
         return value
 
+    @observe("store", "session_key", "alpha")
+    def _settings_changed(self, change: dict[str, Any]) -> None:
+        # `%config ElasticKernel.store = ...` takes effect at once.
+        session = getattr(self, "elastic", None)
+        if session is not None:
+            setattr(session.settings, change["name"], change["new"])
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         shell = self.ipython
@@ -87,6 +102,11 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             run_cell=self._rerun_cell,
         )
         shell.register_magics(ElasticMagics(shell=shell, kernel=self))
+        ElasticComm(self).register(self.comm_manager)
+        # Restart with state: the previous process left a checkpoint to restore. Restoring
+        # waits for the first execute request, so kernel_info is answered at once.
+        self.pending_restore: str | None = self.elastic.take_pending_restore()
+        self.exit_after_reply = False
 
     def _rerun_cell(self, code: str, index: int) -> BaseException | None:
         """Re-run a recorded cell in the user namespace, silently (restore)."""
@@ -129,21 +149,14 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         cell_meta: dict[str, Any] | None = None,
         cell_id: str | None = None,
     ) -> dict[str, Any]:
+        if self.pending_restore is not None:
+            self._restore_pending()
         transformed = self._transform(code)
-        if silent or not store_history or is_tooling_cell(transformed):
-            # Completions, widgets, frontend helpers and the kernel's own magics: not part of
-            # the notebook's history.
-            return await super().do_execute(  # type: ignore[no-any-return]
-                code,
-                silent,
-                store_history,
-                user_expressions,
-                allow_stdin,
-                cell_meta=cell_meta,
-                cell_id=cell_id,
-            )
+        # Completions, widgets, frontend helpers and the kernel's own magics are not part of
+        # the notebook's history.
+        is_recorded = not (silent or not store_history or is_tooling_cell(transformed))
         started = time.perf_counter()
-        pending = self._start_recording(transformed, cell_id)
+        pending = self._start_recording(transformed, cell_id) if is_recorded else None
         reply: dict[str, Any] = await super().do_execute(
             code,
             silent,
@@ -153,8 +166,48 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             cell_meta=cell_meta,
             cell_id=cell_id,
         )
-        self._finish_recording(pending, code, cell_id, reply, time.perf_counter() - started)
+        if is_recorded:
+            duration = time.perf_counter() - started
+            self._finish_recording(pending, code, cell_id, reply, duration)
+        if self.exit_after_reply:
+            self._exit_soon()
         return reply
+
+    def _restore_pending(self) -> None:
+        """Restore the checkpoint a restart with state left, before the first cell runs."""
+        url, self.pending_restore = self.pending_restore, None
+        assert url is not None
+        try:
+            report = self.elastic.restore(url)
+        except ElasticError as exc:
+            print(f"elastic: could not restore the session after restart: {exc}", file=sys.stderr)
+            return
+        except Exception as exc:
+            self.log.error("elastic: restore after restart failed", exc_info=True)
+            print(f"elastic: restore after restart failed: {exc!r}", file=sys.stderr)
+            return
+        if report.ok:
+            print(
+                f"elastic: session restored from checkpoint {report.checkpoint_id} in "
+                f"{report.seconds:.2f} s ({len(report.loaded)} loaded, "
+                f"{len(report.recomputed)} recomputed)"
+            )
+        else:
+            print(
+                "elastic: session restored INCOMPLETELY after restart:\n  "
+                + "\n  ".join(report.problems()),
+                file=sys.stderr,
+            )
+
+    def _exit_soon(self) -> None:
+        """Leave the process once the reply is out; the server's auto-restarter starts a new
+        one, which restores the checkpoint the restart left (``%elastic restart``)."""
+        self.exit_after_reply = False
+        # A timer thread, not the event loop: ipykernel may run cells on a loop other than
+        # the one that sends replies.
+        timer = threading.Timer(EXIT_DELAY_SECONDS, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
 
     def _transform(self, code: str) -> str:
         try:

@@ -19,6 +19,7 @@ from elastic_kernel.planner.explain import format_bytes
 from elastic_kernel.store import ProgressEvent
 
 if TYPE_CHECKING:
+    from elastic_kernel.checkpoint import CheckpointResult
     from elastic_kernel.kernel import ElasticKernel
 
 __all__ = ["ElasticMagics"]
@@ -30,6 +31,7 @@ USAGE = """Usage:
   %elastic plan [--mode M] [--url URL]  the plan a checkpoint would use now
   %elastic graph [--json]        the Application History Graph recorded so far
   %elastic status                store, session key, cells recorded, overhead, last checkpoint
+  %elastic restart [--mode M]    checkpoint, restart the kernel process, restore the state
 """
 
 PROGRESS_AFTER_SECONDS = 1.0
@@ -91,12 +93,15 @@ class ElasticMagics(Magics):  # type: ignore[misc]
     @line_magic  # type: ignore[misc]
     def checkpoint(self, line: str) -> None:
         """``%checkpoint [URL] [--mode M]``: store the session."""
+        self._checkpoint(line)
+
+    def _checkpoint(self, line: str) -> CheckpointResult | None:
         parser = _Parser(prog="%checkpoint", add_help=False)
         parser.add_argument("url", nargs="?")
         parser.add_argument("--mode", default="balanced")
         args = self._parse(parser, line)
         if args is None:
-            return
+            return None
         progress = _Progress()
         try:
             result = self.kernel.elastic.checkpoint(
@@ -128,6 +133,7 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             f"{plan.totals.restore_seconds:.3f} s (re-running everything: "
             f"{plan.rerun_all.restore_seconds:.3f} s)"
         )
+        return result
 
     @line_magic  # type: ignore[misc]
     def restore(self, line: str) -> None:
@@ -176,7 +182,12 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             print(f"%elastic: {exc}\n{USAGE}")
             return
         command, args = (words[0], words[1:]) if words else ("", [])
-        handlers = {"graph": self._graph, "status": self._status, "plan": self._plan}
+        handlers = {
+            "graph": self._graph,
+            "status": self._status,
+            "plan": self._plan,
+            "restart": self._restart,
+        }
         handler = handlers.get(command)
         if handler is None:
             print(USAGE if not command else f"%elastic: unknown command {command!r}\n{USAGE}")
@@ -220,6 +231,18 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             print(json.dumps(planned.plan.to_json(), indent=1))
             return
         display(_Html(format_plan_text(planned.plan, graph), format_plan_html(planned.plan, graph)))
+
+    def _restart(self, args: list[str]) -> None:
+        """Checkpoint, then end this process; the next one restores before its first cell."""
+        result = self._checkpoint(shlex.join(args))
+        if result is None:
+            return
+        self.kernel.elastic.mark_pending_restore(result.manifest.url)
+        self.kernel.exit_after_reply = True
+        print(
+            "Restarting the kernel process; the new one restores this checkpoint before "
+            "running the next cell."
+        )
 
     def _status(self, args: list[str]) -> None:
         kernel = self.kernel

@@ -3,9 +3,13 @@ repeated checkpoints cheap, with the entry points the magics, the comm and the C
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from elastic_kernel import config
 from elastic_kernel.checkpoint import (
@@ -125,6 +129,58 @@ class ElasticSession:
         )
         self.last_checkpoint = result
         return result
+
+    def mark_pending_restore(self, checkpoint_url: str) -> None:
+        """Make the next process of this kernel restore ``checkpoint_url`` before its first cell."""
+        path = config.pending_restore_path(self.settings.session_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"checkpoint": checkpoint_url, "pid": os.getpid()}))
+        os.replace(tmp, path)
+
+    def take_pending_restore(self) -> str | None:
+        """The checkpoint a restart with state left for this process, if any (consumed)."""
+        path = config.pending_restore_path(self.settings.session_key)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        with contextlib.suppress(OSError):
+            path.unlink()
+        if data.get("pid") == os.getpid():
+            return None
+        checkpoint = data.get("checkpoint")
+        return checkpoint if isinstance(checkpoint, str) else None
+
+    def status(self) -> dict[str, Any]:
+        recorder = self.recorder
+        cells = len(recorder.graph)
+        last = self.last_checkpoint
+        return {
+            "store": self.settings.store,
+            "session_key": self.settings.session_key,
+            "alpha": self.settings.alpha,
+            "cells": cells,
+            "live_variables": len(recorder.graph.live()),
+            "overhead_seconds": recorder.overhead_seconds,
+            "last_checkpoint": None
+            if last is None
+            else {
+                "checkpoint_id": last.manifest.checkpoint_id,
+                "url": last.manifest.url,
+                "bytes": last.bytes_stored,
+                "seconds": last.seconds,
+                "created": last.manifest.created,
+                "estimated_restore_seconds": last.plan.totals.restore_seconds,
+            },
+            "last_restore": None
+            if self.last_restore is None
+            else {
+                "checkpoint_id": self.last_restore.checkpoint_id,
+                "ok": self.last_restore.ok,
+                "seconds": self.last_restore.seconds,
+            },
+        }
 
     def find_checkpoint(self, url: str | None = None, *, trust: bool = False) -> Manifest:
         """The manifest ``%restore [URL]`` means.
