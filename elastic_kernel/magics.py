@@ -156,6 +156,8 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             f"{len(report.recomputed)} recomputed by re-running {len(report.rerun_cells)} "
             f"cells ({report.rerun_seconds:.3f} s)"
         )
+        for note in report.notes:
+            print(f"  note: {note}")
         if report.drifted:
             print(
                 "  loaded intact, but their classes' pickling leaves some state out: "

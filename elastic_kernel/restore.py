@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 from elastic_kernel.errors import ElasticError, RestoreError
@@ -22,7 +22,14 @@ from elastic_kernel.lineage import (
     fingerprint,
     restore_rng_state,
 )
-from elastic_kernel.planner import ReplicationPlan
+from elastic_kernel.planner import (
+    MODE_STORE_ALL,
+    STORE,
+    CostModel,
+    ReplicationPlan,
+    VariableInfo,
+    solve_plan,
+)
 from elastic_kernel.store import CheckpointStore, Manifest
 
 __all__ = ["RestoreReport", "RunCell", "restore_checkpoint"]
@@ -52,6 +59,7 @@ class RestoreReport:
     seconds: float
     load_seconds: float
     rerun_seconds: float
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -129,6 +137,26 @@ def restore_checkpoint(
         ) from exc
     live = graph.live()
     names_before = set(ns)
+
+    # Load first, apply last: stored values must win over what re-runs produce, and knowing
+    # which groups failed to load lets the plan recompute them instead.
+    load_started = time.perf_counter()
+    loaded_values: dict[str, object] = {}
+    failed: dict[str, str] = {}
+    for index, group in enumerate(manifest.groups):
+        say(f"loading {', '.join(group.names)} ({group.size} bytes)")
+        try:
+            loaded_values.update(store.load_group(manifest, index))
+        except ElasticError as exc:
+            for name in group.names:
+                failed[name] = f"{type(exc).__name__}: {exc}"
+    load_seconds = time.perf_counter() - load_started
+    notes: list[str] = []
+    if failed:
+        plan = _replan_without(graph, plan, failed)
+        for name in sorted(failed):
+            if name in plan.names("recompute"):
+                notes.append(f"{name}: its stored group failed to load; recomputed instead")
     lost: dict[str, str] = {name: group.reason for group in plan.lost for name in group.names}
     recompute = set(plan.names("recompute"))
 
@@ -153,20 +181,8 @@ def restore_checkpoint(
         first = min(failed_cells)
         for name in recompute - lost.keys():
             lost[name] = f"cell #{first} failed on re-run: {failed_cells[first]}"
-
-    load_started = time.perf_counter()
-    loaded: list[str] = []
-    for index, group in enumerate(manifest.groups):
-        say(f"loading {', '.join(group.names)} ({group.size} bytes)")
-        try:
-            values = store.load_group(manifest, index)
-        except ElasticError as exc:
-            for name in group.names:
-                lost[name] = f"{type(exc).__name__}: {exc}"
-            continue
-        ns.update(values)
-        loaded.extend(values)
-    load_seconds = time.perf_counter() - load_started
+    ns.update(loaded_values)
+    loaded = sorted(loaded_values)
 
     # Re-runs recreate intermediate names the original session later deleted.
     for name in set(ns) - names_before - live.keys():
@@ -196,7 +212,10 @@ def restore_checkpoint(
         seconds=time.perf_counter() - started,
         load_seconds=load_seconds,
         rerun_seconds=rerun_seconds,
+        notes=tuple(notes),
     )
+    for note in notes:
+        log.warning("restore %s: %s", manifest.checkpoint_id, note)
     log.info(
         "restore %s: %d loaded, %d recomputed, %d lost, %d mismatched, %.3f s",
         manifest.checkpoint_id,
@@ -207,6 +226,23 @@ def restore_checkpoint(
         report.seconds,
     )
     return report
+
+
+def _replan_without(
+    graph: HistoryGraph, plan: ReplicationPlan, failed: Mapping[str, str]
+) -> ReplicationPlan:
+    """The plan again, with every variable that is not in a loaded group to be recomputed
+    (when its cells can be re-run) or reported lost."""
+    variables = {}
+    for decision in plan.decisions:
+        loaded = decision.action == STORE and decision.name not in failed
+        reason = None if loaded else failed.get(decision.name, "not in the checkpoint")
+        variables[decision.name] = VariableInfo(decision.name, decision.size_bytes, reason)
+    groups = [frozenset(g) for g in (*plan.stored_groups, *plan.recomputed_groups)]
+    groups += [frozenset(g.names) for g in plan.lost]
+    # Bandwidths do not matter: store-all keeps every loaded group and recomputes the rest.
+    costs = CostModel(1e9, 1e9, 1.0)
+    return solve_plan(graph, variables, groups, costs, mode=MODE_STORE_ALL)
 
 
 def _verify(
