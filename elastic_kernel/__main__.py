@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = frozenset({"list", "inspect", "verify", "gc", "run", "-h", "--help", "--version"})
+CLI_COMMANDS = frozenset({"list", "inspect", "verify", "gc", "run", "-h", "--help"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,15 +218,26 @@ class _Visitor(ast.NodeVisitor):
             else:
                 self.result.stores.add(alias.asname or alias.name)
 
-    def _visit_definition(
-        self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-    ) -> None:
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self.result.stores.add(node.name)
         self.generic_visit(node)
 
-    visit_FunctionDef = _visit_definition
-    visit_AsyncFunctionDef = _visit_definition
-    visit_ClassDef = _visit_definition
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.result.stores.add(node.name)
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self.visit(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
+        # The body runs when the function is called: its calls (clocks, generators) belong to
+        # the calling cell, which finds them in the bytecode; its names stay candidates here.
+        calls, seeded = set(self.result.calls), self.result.is_seeded
+        for statement in node.body:
+            self.visit(statement)
+        self.result.calls, self.result.is_seeded = calls, seeded
+
+    visit_FunctionDef = _visit_function
+    visit_AsyncFunctionDef = _visit_function
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self.result.attributes.add(node.attr)

@@ -6,7 +6,6 @@ functions, classes and user objects are replaced by compact, exact descriptions 
 
 from __future__ import annotations
 
-import marshal
 import os
 import pickle
 import struct

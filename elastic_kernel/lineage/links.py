@@ -76,11 +76,16 @@ class LinkResult:
         missing, so the caller should treat them as linked to anything it cannot rule out.
     reach
         Per name, ids of the mutable objects reachable from it (valid while they are alive).
+    code
+        Per name, the functions and the classes of instances reachable from it (names with
+        none are left out): calling into the variable can run their code, which may write
+        globals the cell never names (``ops['f']()``, ``registry['o'].run()``).
     """
 
     groups: tuple[frozenset[str], ...]
     incomplete: frozenset[str]
     reach: Mapping[str, frozenset[int]] = field(repr=False)
+    code: Mapping[str, tuple[object, ...]] = field(default_factory=dict, repr=False)
 
     def group_of(self, name: str) -> frozenset[str]:
         """The group holding ``name`` (a singleton for a name that was not walked)."""
@@ -95,6 +100,8 @@ class _Walker:
 
     def __init__(self, max_objects: int) -> None:
         self.max_objects = max_objects
+        # Functions and instance classes met by the current walk (see LinkResult.code).
+        self.code: dict[int, object] = {}
         self.kinds: dict[type, int] = {t: _ATOM for t in _ATOMS}
         np = sys.modules.get("numpy")
         self.ndarray: type | None = getattr(np, "ndarray", None)
@@ -150,6 +157,7 @@ class _Walker:
         stack: list[object] = [root]
         budget = self.max_objects
         atoms = self.kinds
+        self.code = {}
         while stack:
             obj = stack.pop()
             cls = type(obj)
@@ -215,6 +223,7 @@ class _Walker:
 
     def _push_other(self, obj: Any, cls: type, kind: int, stack: list[object]) -> int:
         if kind == _FUNCTION:
+            self.code[id(obj)] = obj
             stack.extend(_cell_contents(c) for c in obj.__closure__ or ())
             stack.extend(obj.__defaults__ or ())
             stack.extend((obj.__kwdefaults__ or {}).values())
@@ -251,6 +260,9 @@ class _Walker:
             return 0
         # Any other object: whatever it holds a strong reference to (instance dict, slots,
         # container items, C fields of partial/deque/...). Its class is not a link.
+        if cls.__flags__ & _HEAPTYPE:
+            # Its methods run when it is called into; the class itself is not a link.
+            self.code[id(cls)] = cls
         children = [child for child in gc.get_referents(obj) if not isinstance(child, type)]
         stack.extend(children)
         return len(children) // _SCAN_DISCOUNT
@@ -318,9 +330,15 @@ def linked_groups(
     # traverse every live object of a large namespace, again and again.
     collecting = gc.isenabled()
     gc.disable()
+    code: dict[str, tuple[object, ...]] = {}
+    walks = []
     try:
-        walks = [walker.walk(ns[name]) for name in order]
+        for name in order:
+            walks.append(walker.walk(ns[name]))
+            if walker.code:
+                code[name] = tuple(walker.code.values())
     finally:
+        walker.code = {}
         if collecting:
             gc.enable()
     for index, (name, (seen, bounds, complete)) in enumerate(zip(order, walks, strict=True)):
@@ -339,7 +357,7 @@ def linked_groups(
     incomplete_roots = {union.find(index) for index in truncated}
     incomplete = frozenset(name for root in incomplete_roots for name in members.get(root, ()))
     groups = tuple(frozenset(group) for group in members.values())
-    return LinkResult(groups=groups, incomplete=incomplete, reach=reach)
+    return LinkResult(groups=groups, incomplete=incomplete, reach=reach, code=code)
 
 
 def _union_overlapping(ranges: list[tuple[int, int, int]], union: _UnionFind) -> None:

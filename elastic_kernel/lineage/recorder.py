@@ -8,15 +8,20 @@ never missed: a variable whose fingerprint cannot be computed within budget coun
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import re
+import sys
+import sysconfig
 import time
+import types
 import warnings
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
+from elastic_kernel.lineage.analysis import GENERATOR_CONSTRUCTORS, CellAnalysis, analyze_cell
 from elastic_kernel.lineage.effects import (
     CellEffects,
     EffectWatcher,
@@ -50,6 +55,15 @@ PRE_CELL_BUDGET_BYTES = 64 * 2**20
 POST_CELL_MIN_BUDGET_BYTES = 64 * 2**20
 # Share of a cell's own runtime that change detection may add (issue: < 5%).
 OVERHEAD_SHARE = 0.05
+# Installed code: importing it cannot reach the notebook's namespace.
+LIBRARY_ROOTS = tuple(
+    {
+        os.path.join(sysconfig.get_paths()[key], "")
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+    }
+)
+# Modules searched per named module for attribute values that variables alias.
+MODULE_DEPTH = 4
 
 
 def is_system_name(name: str) -> bool:
@@ -73,8 +87,30 @@ class PendingExecution:
     fingerprints_before: dict[str, bytes | None]
     notes: list[str] = field(default_factory=list)
     rng_before: RngState | None = None
+    # Names called by the user functions the cell can reach (clocks, uuid4 inside helpers).
+    function_calls: frozenset[str] = frozenset()
     watch: AbstractContextManager[Recording] | None = None
     recording: Recording | None = None
+
+
+def _local_imports(imports: Iterable[str]) -> list[str]:
+    """Top-level modules, not imported yet, found outside the stdlib and site-packages."""
+    local: list[str] = []
+    for name in imports:
+        top = name.split(".")[0]
+        if not top or top in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        places = [spec.origin] if spec.has_location else []
+        places.extend(spec.submodule_search_locations or ())
+        if any(isinstance(p, str) and not p.startswith(LIBRARY_ROOTS) for p in places):
+            local.append(top)
+    return local
 
 
 class CellRecorder:
@@ -103,23 +139,46 @@ class CellRecorder:
         self.hidden = hidden
         self.graph = graph if graph is not None else HistoryGraph()
         self._clock = clock
-        self._resolver = GlobalsResolver(ns)
+        self._resolver = GlobalsResolver(ns, held=self._held_code)
         self._watcher = EffectWatcher()
         # name -> (id of the object, fingerprint): valid while no cell that could modify the
         # object has run, because every such cell re-fingerprints its candidates afterwards.
         self._cache: dict[str, tuple[int, bytes]] = {}
         self._adopted = False
+        self._graph_replaced = False
         self._name_is_user: dict[str, bool] = {}
         # name -> (id of its object, ids of the mutable objects it reaches), and the inverse:
         # refreshed for every name a cell writes, so aliases are found without walking the
         # whole namespace each cell.
         self._reach: dict[str, tuple[int, frozenset[int]]] = {}
         self._holders: dict[int, set[str]] = {}
+        # name -> functions and instance classes its value holds (see LinkResult.code).
+        self._code: dict[str, tuple[object, ...]] = {}
         self._incomplete: set[str] = set()
+        self._modules: dict[
+            int, tuple[types.ModuleType, int, frozenset[int], dict[str, types.ModuleType]]
+        ] = {}
         self.overhead_seconds = 0.0
 
     def user_names(self) -> list[str]:
         return [n for n in self.ns if self._is_user(n)]
+
+    def is_user_name(self, name: str) -> bool:
+        """True for user variables (not IPython bookkeeping, not names hidden by the shell)."""
+        return self._is_user(name)
+
+    def replace_graph(self, graph: HistoryGraph) -> None:
+        """Continue a restored session's graph; the cell running now (the restore) is not
+        recorded, and names that were here before the restore count as pre-history."""
+        self.graph = graph
+        self._cache.clear()
+        for name in list(self._reach):
+            self._forget_reach(name)
+        names = self.user_names()
+        graph.adopt(names)
+        self._refresh_reach(names)
+        self._adopted = True
+        self._graph_replaced = True
 
     def _is_user(self, name: str) -> bool:
         known = self._name_is_user.get(name)
@@ -145,13 +204,16 @@ class CellRecorder:
             self._adopted = True
         ids_before = self._snapshot()
         analysis = analyze_cell(code)
+        for module in _local_imports(analysis.imports):
+            # Module code runs on import and may write `__main__` (issue 4's fallback list).
+            analysis.mark_dynamic(f"imports local module {module}")
         if analysis.is_dynamic:
             reachable = set(self.user_names())
             candidates = set(reachable)
         else:
             named = {n for n in analysis.names & ids_before.keys() if self._is_user(n)}
             reachable = {n for n in self._resolver.names_used_by(named) if self._is_user(n)}
-            candidates = self._with_aliases(reachable, ids_before)
+            candidates = self._with_aliases(reachable, ids_before, analysis.attributes)
         reads = [self.graph.live_version(n) for n in sorted(reachable)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -170,6 +232,7 @@ class CellRecorder:
         )
         if analysis.is_dynamic:
             pending.notes.extend(analysis.dynamic_reasons)
+        pending.function_calls = frozenset(self._resolver.called_names(reachable))
         # Captured for every cell (~30 µs): library code draws from the global generators
         # without naming them (scikit-learn without random_state).
         pending.rng_before = capture_rng_state()
@@ -179,9 +242,17 @@ class CellRecorder:
         pending.perf_start = self._clock()
         return pending
 
-    def finish(self, pending: PendingExecution, *, ok: bool) -> Execution:
-        """Compare the namespace with what :meth:`start` saw and append the execution."""
+    def finish(self, pending: PendingExecution, *, ok: bool) -> Execution | None:
+        """Compare the namespace with what :meth:`start` saw and append the execution.
+
+        Returns None for the cell that restored a checkpoint: the restored graph already
+        describes the namespace.
+        """
         duration = self._clock() - pending.perf_start
+        if self._graph_replaced:
+            self._graph_replaced = False
+            self._stop_watch(pending)
+            return None
         t0 = self._clock()
         effects = self._stop_watch(pending)
         ids_after = self._snapshot()
@@ -258,7 +329,9 @@ class CellRecorder:
         """Stop watching effects for a cell that will not be finished normally."""
         self._stop_watch(pending)
 
-    def _with_aliases(self, names: set[str], ids: dict[str, int]) -> set[str]:
+    def _with_aliases(
+        self, names: set[str], ids: dict[str, int], attributes: Container[str] = ()
+    ) -> set[str]:
         """Extend ``names`` with every variable sharing a mutable object with one of them.
 
         One step is enough: a cell reaching only ``a`` can change only objects reachable from
@@ -272,9 +345,56 @@ class CellRecorder:
         for name in names:
             for ident in self._reach[name][1]:
                 result.update(holders.get(ident, ()))
+            value = self.ns[name]
+            if isinstance(value, types.ModuleType):
+                # `h = sys.path` then `sys.path.append(p)`: module attributes are not walked
+                # (modules are shared by everyone), so look their values up in the index.
+                result.update(self._module_holders(value, attributes))
         # A variable whose object graph was not fully walked may hide a link: be conservative.
         result |= self._incomplete
         return {n for n in result if n in ids}
+
+    def _module_holders(self, module: types.ModuleType, attributes: Container[str]) -> set[str]:
+        """Variables holding an attribute value of ``module``, or of its submodules that the
+        cell names as attributes (``np.random.seed``), or the object behind a bound method."""
+        found: set[str] = set()
+        holders = self._holders
+        pending = [module]
+        seen: set[int] = set()
+        while pending and len(seen) < MODULE_DEPTH:
+            current = pending.pop()
+            seen.add(id(current))
+            namespace = vars(current)
+            owners, submodules = self._module_index(current)
+            # Set intersections at C speed: numpy's namespace alone has ~600 values.
+            for ident in holders.keys() & (set(map(id, namespace.values())) | owners):
+                found.update(holders[ident])
+            pending.extend(
+                m for key, m in submodules.items() if key in attributes and id(m) not in seen
+            )
+        return found
+
+    def _module_index(
+        self, module: types.ModuleType
+    ) -> tuple[frozenset[int], dict[str, types.ModuleType]]:
+        """Ids of the objects behind a module's bound methods (``random.seed`` is a method of
+        ``random._inst``) and its submodules; cached while the module's namespace keeps its size."""
+        namespace = vars(module)
+        cached = self._modules.get(id(module))
+        if cached is not None and cached[0] is module and cached[1] == len(namespace):
+            return cached[2], cached[3]
+        owners: set[int] = set()
+        submodules: dict[str, types.ModuleType] = {}
+        prefix = f"{module.__name__}."
+        for key, value in list(namespace.items()):
+            if type(value) in (types.BuiltinMethodType, types.MethodType):
+                owner = value.__self__
+                if not isinstance(owner, types.ModuleType):
+                    owners.add(id(owner))
+            elif isinstance(value, types.ModuleType) and value.__name__.startswith(prefix):
+                submodules[key] = value
+        self._modules[id(module)] = (module, len(namespace), frozenset(owners), submodules)
+        return frozenset(owners), submodules
 
     def _refresh_reach(self, names: Iterable[str]) -> None:
         """Recompute the mutable objects reachable from ``names`` and the inverted index."""
@@ -287,12 +407,16 @@ class CellRecorder:
         for name in names:
             reach = result.reach.get(name, frozenset())
             self._reach[name] = (id(self.ns[name]), reach)
+            code = result.code.get(name)
+            if code:
+                self._code[name] = code
             for ident in reach:
                 self._holders.setdefault(ident, set()).add(name)
         self._incomplete.update(result.incomplete)
 
     def _forget_reach(self, name: str) -> None:
         old = self._reach.pop(name, None)
+        self._code.pop(name, None)
         self._incomplete.discard(name)
         if old is None:
             return
@@ -302,6 +426,12 @@ class CellRecorder:
                 holders.discard(name)
                 if not holders:
                     del self._holders[ident]
+
+    def _held_code(self, name: str) -> tuple[object, ...]:
+        """Functions and classes held inside variable ``name`` (refreshed if it was rebound)."""
+        if name in self.ns and self._reach.get(name, (None,))[0] != id(self.ns[name]):
+            self._refresh_reach([name])
+        return self._code.get(name, ())
 
     def _cached_fingerprint(self, name: str, budget: int) -> bytes | None:
         obj = self.ns[name]
@@ -337,8 +467,12 @@ class CellRecorder:
         if side_effects:
             flags.add(FLAG_SIDE_EFFECT)
             notes.extend(dict.fromkeys(side_effects))
+        # A generator built inside a called function: its seed is not visible, assume none.
+        seeded = pending.analysis.is_seeded and not (
+            pending.function_calls & GENERATOR_CONSTRUCTORS
+        )
         nondeterministic = nondeterminism_reasons(
-            pending.analysis.calls, seeded=pending.analysis.is_seeded
+            pending.analysis.calls | pending.function_calls, seeded=seeded
         )
         if nondeterministic:
             flags.add(FLAG_NONDETERMINISTIC)

@@ -106,8 +106,10 @@ def test_unseeded_random_value_is_stored_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_lost_variable_is_named_and_the_rest_restored(tmp_path: Path) -> None:
+    """An open append-mode file made by a cell with side effects can be neither stored nor
+    recomputed: the checkpoint says so up front and the restore reports it, not success."""
     cells = [
-        "import os, tempfile\npath = os.path.join(tempfile.mkdtemp(), 'out.txt')\nwith open(path, 'w') as fh:\n    fh.write('hello')",
+        "import os, tempfile\npath = os.path.join(tempfile.mkdtemp(), 'out.txt')\nfh = open(path, 'a')\nfh.write('hello')",
         "kept = [1, 2, 3]",
     ]
     result = roundtrip(cells, store=str(tmp_path))

@@ -1,0 +1,400 @@
+"""Pickling of a linked group of variables in one call, with out-of-band buffers.
+
+Aliasing survives only within one pickle call, so every variable of a linked group goes into
+one stream; large buffers (numpy, pandas) leave the stream as raw ``PickleBuffer`` views.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import socket
+import sqlite3
+import threading
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import cloudpickle
+import dill
+import numpy as np
+
+from elastic_kernel.errors import SerializationError
+
+__all__ = [
+    "PICKLER_CLOUDPICKLE",
+    "PICKLER_DILL",
+    "SerializedGroup",
+    "deserialize_group",
+    "find_unserializable",
+    "serialize_group",
+]
+
+PICKLER_CLOUDPICKLE = "cloudpickle"
+PICKLER_DILL = "dill"
+_PROTOCOL = 5
+
+# A view is pickled as (root buffer, geometry) when its root is another top-level variable of
+# the group, or when the root is at most this many times larger than the view: pickling a
+# 10-element slice of a 1 GB array as the whole array would be a poor trade.
+_VIEW_ROOT_MAX_FACTOR = 2
+
+_LOCK_TYPES: tuple[type, ...] = (
+    type(threading.Lock()),
+    type(threading.RLock()),
+    threading.Condition,
+    threading.Semaphore,
+    threading.Event,
+    threading.Thread,
+)
+_GENERATOR_TYPES: tuple[type, ...] = (
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
+)
+_ATOMIC_TYPES: frozenset[type] = frozenset(
+    {int, float, complex, str, bytes, bool, type(None), range, slice}
+)
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SerializedGroup:
+    """A group of variables pickled together.
+
+    Parameters
+    ----------
+    names
+        The variable names, in the order they were given.
+    stream
+        The pickle stream (protocol 5); holds everything but the out-of-band buffers.
+    buffers
+        Out-of-band buffers, in the order the stream refers to them. When writing these are
+        zero-copy views of the live objects, so the values must not change until written.
+    pickler
+        ``"cloudpickle"`` or ``"dill"`` (the fallback), which selects the loader.
+    """
+
+    names: tuple[str, ...]
+    stream: memoryview
+    buffers: tuple[memoryview, ...]
+    pickler: str
+
+    @property
+    def nbytes(self) -> int:
+        """Total bytes of the stream and the buffers."""
+        return self.stream.nbytes + sum(b.nbytes for b in self.buffers)
+
+
+def _rebuild_view(
+    root: np.ndarray[Any, Any],
+    offset: int,
+    shape: tuple[int, ...],
+    strides: tuple[int, ...],
+    dtype: np.dtype[Any],
+    writeable: bool,
+) -> np.ndarray[Any, Any]:
+    """Recreate a numpy view on the memory of ``root`` (inverse of ``_reduce_view``)."""
+    raw = root.reshape(-1, order="A").view(np.uint8)
+    view: np.ndarray[Any, Any] = np.ndarray(
+        shape, dtype=dtype, buffer=raw, offset=offset, strides=strides
+    )
+    if not writeable:
+        view.flags.writeable = False
+    return view
+
+
+def _array_root(arr: np.ndarray[Any, Any]) -> object:
+    root: object = arr
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    return root
+
+
+def _top_level_roots(values: Mapping[str, object]) -> set[int]:
+    """Ids of memory owners stored anyway by the group: roots of the arrays found at the top
+    level (or one container deep) that cover most of their root. Views of them cost nothing."""
+    roots: set[int] = set()
+    for value in values.values():
+        items: list[object] = [value]
+        if isinstance(value, dict):
+            items.extend(value.values())
+        elif isinstance(value, list | tuple):
+            items.extend(value)
+        for item in items:
+            if isinstance(item, np.ndarray):
+                root = _array_root(item)
+                if isinstance(root, np.ndarray) and (
+                    root.nbytes <= _VIEW_ROOT_MAX_FACTOR * max(item.nbytes, 1)
+                ):
+                    roots.add(id(root))
+    return roots
+
+
+def _reduce_view(arr: np.ndarray[Any, Any], roots: set[int]) -> tuple[object, ...] | None:
+    """Reduce a numpy view to (root, geometry) so it shares memory with its root after loading.
+
+    numpy pickles a view as an independent copy; with this reduction the pickle memo makes the
+    root and every view of it one buffer again.
+    """
+    if arr.base is None or arr.dtype.hasobject:
+        return None
+    root = _array_root(arr)
+    if type(root) is not np.ndarray or root.dtype.hasobject:
+        return None
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
+    if id(root) not in roots and root.nbytes > _VIEW_ROOT_MAX_FACTOR * max(arr.nbytes, 1):
+        return None
+    offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    args = (root, offset, arr.shape, arr.strides, arr.dtype, bool(arr.flags.writeable))
+    return (_rebuild_view, args)
+
+
+_FILE_TYPES = (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.FileIO)
+
+
+def _closed_file_args(obj: object) -> tuple[str, object, str, str | None] | None:
+    """What describes a CLOSED file object (``with open(...) as fh`` leaves one behind): its
+    kind, name, mode and encoding. Open files have a position and buffers: not these."""
+    if not isinstance(obj, _FILE_TYPES) or not obj.closed:
+        return None
+    name = getattr(obj, "name", None)
+    mode = getattr(obj, "mode", None)
+    if not isinstance(name, str | bytes | int) or not isinstance(mode, str):
+        return None
+    encoding = getattr(obj, "encoding", None) if isinstance(obj, io.TextIOWrapper) else None
+    return type(obj).__name__, name, mode, encoding
+
+
+def _rebuild_closed_file(kind: str, name: object, mode: str, encoding: str | None) -> object:
+    """A closed file object with the original name and mode, made without touching that file
+    (dill reopens it, which truncates a write-mode file)."""
+    # os.devnull always exists, so exclusive creation becomes plain writing.
+    safe = mode.replace("x", "w")
+    handle: Any
+    if kind == "FileIO":
+        handle = io.FileIO(os.devnull, safe.replace("t", "").replace("b", ""))
+        handle.name = name
+    elif kind == "TextIOWrapper":
+        handle = open(os.devnull, safe, encoding=encoding)
+        handle.buffer.raw.name = name
+        handle.mode = mode
+    else:
+        handle = open(os.devnull, safe if "b" in safe else safe + "b")
+        handle.raw.name = name
+    handle.close()
+    return handle
+
+
+def _unsafe_reason(obj: object) -> str | None:
+    """Why ``obj`` must not be pickled at all, judged from its type alone."""
+    if _closed_file_args(obj) is not None:
+        return None
+    if isinstance(obj, _GENERATOR_TYPES):
+        return f"{type(obj).__name__} objects hold a running frame and cannot be saved"
+    if isinstance(obj, _LOCK_TYPES):
+        return f"{type(obj).__name__} is a synchronisation primitive bound to this process"
+    if isinstance(obj, io.IOBase) and not isinstance(obj, io.BytesIO | io.StringIO):
+        name = getattr(obj, "name", None)
+        return f"open file {name!r}" if name is not None else "open file or stream"
+    if isinstance(obj, socket.socket):
+        return "socket connection"
+    if isinstance(obj, sqlite3.Connection | sqlite3.Cursor):
+        return f"sqlite3 {type(obj).__name__.lower()} (database handle)"
+    if isinstance(obj, types.FrameType | types.TracebackType):
+        return f"{type(obj).__name__} object of a running interpreter"
+    return None
+
+
+class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle ships no stubs
+    """cloudpickle (``__main__`` objects by value) plus numpy views kept as views."""
+
+    def __init__(
+        self, file: _Writable, roots: set[int], buffer_callback: Callable[[Any], Any]
+    ) -> None:
+        super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
+        self._roots = roots
+
+    def reducer_override(self, obj: object) -> Any:
+        if type(obj) is np.ndarray:
+            reduced = _reduce_view(obj, self._roots)
+            return NotImplemented if reduced is None else reduced
+        closed = _closed_file_args(obj)
+        if closed is not None:
+            return (_rebuild_closed_file, closed)
+        # Refuse what cloudpickle would save but a restore would get wrong (a read-mode file
+        # becomes a copy of its content, a lock a fresh unlocked lock).
+        reason = _unsafe_reason(obj)
+        if reason is not None:
+            raise pickle.PicklingError(reason)
+        return super().reducer_override(obj)
+
+
+class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
+    """dill for what cloudpickle refuses, minus the types dill restores wrongly.
+
+    dill would pickle open files and locks; a restored write-mode file handle truncates its
+    file, so those types are refused here just like in ``find_unserializable``.
+    """
+
+    def __init__(
+        self, file: _Writable, roots: set[int], buffer_callback: Callable[[Any], Any]
+    ) -> None:
+        super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback, recurse=True)
+        self._roots = roots
+
+    def reducer_override(self, obj: object) -> Any:
+        if type(obj) is np.ndarray:
+            reduced = _reduce_view(obj, self._roots)
+            return NotImplemented if reduced is None else reduced
+        closed = _closed_file_args(obj)
+        if closed is not None:
+            return (_rebuild_closed_file, closed)
+        reason = _unsafe_reason(obj)
+        if reason is not None:
+            raise pickle.PicklingError(reason)
+        return NotImplemented
+
+
+class _NullSink:
+    """A file that discards what it is given, to test picklability without keeping bytes."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _dump(
+    pickler_type: type[_CloudPickler] | type[_DillPickler], values: Mapping[str, object]
+) -> SerializedGroup:
+    stream = io.BytesIO()
+    buffers: list[pickle.PickleBuffer] = []
+    pickler = pickler_type(stream, _top_level_roots(values), buffers.append)
+    pickler.dump(dict(values))
+    name = PICKLER_CLOUDPICKLE if pickler_type is _CloudPickler else PICKLER_DILL
+    return SerializedGroup(
+        names=tuple(values),
+        stream=stream.getbuffer(),
+        buffers=tuple(b.raw() for b in buffers),
+        pickler=name,
+    )
+
+
+def find_unserializable(obj: object, *, deep: bool = True) -> str | None:
+    """Say why a value cannot be checkpointed, or ``None`` when it can.
+
+    Parameters
+    ----------
+    obj
+        A value from the user namespace.
+    deep
+        When true (default), values that pass the cheap type checks are pickled into a sink
+        that discards the bytes (out-of-band buffers are not even copied), which catches
+        C-extension objects without a reducer and unpicklable objects nested anywhere.
+
+    Returns
+    -------
+    str or None
+        A short reason (``"generator objects hold a running frame..."``, ``"open file 'x'"``,
+        ``"TypeError: cannot pickle 'X' object"``), or ``None`` if the value can be saved.
+    """
+    if type(obj) in _ATOMIC_TYPES:
+        return None
+    if type(obj) is np.ndarray and not obj.dtype.hasobject:
+        return None
+    reason = _unsafe_reason(obj)
+    if reason is not None or not deep:
+        return reason
+    sink = _NullSink()
+    roots = _top_level_roots({"obj": obj})
+    try:
+        _CloudPickler(sink, roots, _discard).dump(obj)
+        return None
+    # Pickling runs arbitrary user reducers: any exception means "cannot be pickled".
+    except Exception:
+        pass
+    try:
+        _DillPickler(sink, roots, _discard).dump(obj)
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _discard(_buffer: object) -> bool:
+    # A false return value keeps the buffer out of band, so nothing is copied.
+    return False
+
+
+def serialize_group(values: Mapping[str, object]) -> SerializedGroup:
+    """Pickle a linked group of variables in one call so shared references survive.
+
+    Uses cloudpickle with protocol 5 (functions, classes and lambdas defined in ``__main__``
+    go by value; numpy/pandas buffers go out of band), and dill when cloudpickle fails.
+
+    Parameters
+    ----------
+    values
+        Variable name to value; all of them are pickled in one stream.
+
+    Returns
+    -------
+    SerializedGroup
+        The stream and zero-copy views of the out-of-band buffers.
+
+    Raises
+    ------
+    SerializationError
+        When neither pickler can serialize the group; the message names the first variable
+        that fails on its own and why.
+    """
+    try:
+        return _dump(_CloudPickler, values)
+    # User objects' reducers may raise anything; dill gets a second chance below.
+    except Exception:
+        pass
+    try:
+        return _dump(_DillPickler, values)
+    except Exception as exc:
+        group = ", ".join(values)
+        for name, value in values.items():
+            reason = find_unserializable(value)
+            if reason is not None:
+                raise SerializationError(
+                    f"cannot serialize variable {name!r} (linked group: {group}): {reason}; "
+                    "it has to be recomputed instead of stored"
+                ) from exc
+        raise SerializationError(
+            f"cannot serialize the linked group ({group}) although each variable pickles "
+            f"alone: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def deserialize_group(group: SerializedGroup) -> dict[str, object]:
+    """Load a group written by :func:`serialize_group`.
+
+    Buffers should be writable (e.g. ``memoryview(bytearray)``) so loaded arrays are writable.
+
+    Raises
+    ------
+    SerializationError
+        When unpickling fails (a module is missing, a class changed...), naming the variables.
+    """
+    loads: Callable[..., Any] = dill.loads if group.pickler == PICKLER_DILL else pickle.loads
+    try:
+        result = loads(group.stream, buffers=group.buffers)
+    # Unpickling imports modules and runs reducers from the checkpoint: anything can fail.
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot load variables {', '.join(group.names)}: {type(exc).__name__}: {exc} "
+            "(is every package the session used installed, at a compatible version?)"
+        ) from exc
+    if not isinstance(result, dict) or set(result) != set(group.names):
+        raise SerializationError(
+            f"group {', '.join(group.names)} loaded as something else than its variables"
+        )
+    return result

@@ -1,0 +1,206 @@
+"""External effects, file inputs, random generators and the "every variable" fallback, as a real
+elastic kernel records them (issue 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+
+from tests.utils import execute, last_execution, version_names
+
+
+def run(kc: BlockingKernelClient, code: str, *, ok: bool = True) -> dict[str, object]:
+    result = execute(kc, code)
+    assert result.ok is ok, (code, result.error)
+    return last_execution(kc)
+
+
+def flags(execution: dict[str, object]) -> list[str]:
+    return execution["flags"]  # type: ignore[return-value]
+
+
+def names(execution: dict[str, object], key: str) -> set[str]:
+    return version_names(execution[key])  # type: ignore[arg-type]
+
+
+def test_file_write_is_a_side_effect(kernel: BlockingKernelClient, tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    e = run(kernel, f"with open({str(target)!r}, 'w') as fx1:\n    fx1.write('a,b\\n')")
+    assert "side_effect" in flags(e)
+    assert any(str(target) in note for note in e["notes"])  # type: ignore[attr-defined]
+
+
+def test_pandas_to_csv_is_a_side_effect(kernel: BlockingKernelClient, tmp_path: Path) -> None:
+    target = tmp_path / "frame.csv"
+    run(kernel, "import pandas as pd\nfx2 = pd.DataFrame({'a': [1]})")
+    e = run(kernel, f"fx2.to_csv({str(target)!r})")
+    assert "side_effect" in flags(e)
+    assert any(str(target) in note for note in e["notes"])  # type: ignore[attr-defined]
+
+
+def test_file_read_is_a_file_input(kernel: BlockingKernelClient, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("hello")
+    e = run(kernel, f"fx3 = open({str(source)!r}).read()")
+    assert "side_effect" not in flags(e)
+    inputs = e["extra"]["file_inputs"]  # type: ignore[index]
+    assert [i["path"] for i in inputs] == [str(source)]
+    assert inputs[0]["size"] == 5 and inputs[0]["digest"]
+
+
+def test_pandas_read_csv_is_a_file_input(kernel: BlockingKernelClient, tmp_path: Path) -> None:
+    source = tmp_path / "data.csv"
+    source.write_text("a,b\n1,2\n")
+    run(kernel, "import pandas as pd")
+    e = run(kernel, f"fx4 = pd.read_csv({str(source)!r})")
+    paths = [i["path"] for i in e["extra"].get("file_inputs", [])]  # type: ignore[attr-defined]
+    assert str(source) in paths
+    assert "side_effect" not in flags(e)
+
+
+def test_subprocess_and_remove_are_side_effects(
+    kernel: BlockingKernelClient, tmp_path: Path
+) -> None:
+    victim = tmp_path / "gone.txt"
+    victim.write_text("x")
+    e = run(kernel, f"import os\nos.remove({str(victim)!r})")
+    assert "side_effect" in flags(e)
+    e = run(kernel, "import subprocess\nfx5 = subprocess.run(['true']).returncode")
+    assert "side_effect" in flags(e)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import uuid\nfx6 = uuid.uuid4()",
+        "import time\nfx7 = time.time()",
+        "import os\nfx8 = os.urandom(4)",
+        "import secrets\nfx9 = secrets.token_hex(4)",
+        "import datetime\nfx10 = datetime.datetime.now()",
+        "import numpy as np\nfx11 = np.random.default_rng().random()",
+    ],
+    ids=["uuid4", "time", "urandom", "secrets", "now", "unseeded_generator"],
+)
+def test_unreplayable_sources_are_nondeterministic(kernel: BlockingKernelClient, code: str) -> None:
+    e = run(kernel, code)
+    assert "nondeterministic" in flags(e)
+
+
+def test_nondeterminism_through_user_function(kernel: BlockingKernelClient) -> None:
+    run(kernel, "import uuid\ndef fx12():\n    return uuid.uuid4().hex")
+    e = run(kernel, "fx12_v = fx12()")
+    assert "nondeterministic" in flags(e)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import time\ntime.sleep(0.01)\nfx13 = 1",
+        "import numpy as np\nfx14 = np.random.default_rng(42).random()",
+        "import random\nfx15 = random.Random(7).random()",
+    ],
+    ids=["sleep", "seeded_generator", "seeded_random"],
+)
+def test_replayable_cells_are_deterministic(kernel: BlockingKernelClient, code: str) -> None:
+    e = run(kernel, code)
+    assert "nondeterministic" not in flags(e)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import random\nfx16 = random.random()",
+        "import random\nfx17 = [1, 2, 3]\nrandom.shuffle(fx17)",
+        "import numpy as np\nfx18 = np.random.rand(3)",
+        "import numpy as np\nfx19 = np.random.permutation(5)",
+    ],
+    ids=["random", "shuffle", "np_rand", "np_permutation"],
+)
+def test_global_generator_draw_records_state(kernel: BlockingKernelClient, code: str) -> None:
+    execute(kernel, "import numpy, random")
+    e = run(kernel, code)
+    assert isinstance(e["extra"].get("rng"), str)  # type: ignore[attr-defined]
+    assert "nondeterministic" not in flags(e)
+
+
+def test_library_draw_without_naming_random(kernel: BlockingKernelClient) -> None:
+    """scikit-learn without random_state draws from numpy's global generator."""
+    run(kernel, "import numpy as np\nfrom sklearn.model_selection import train_test_split")
+    e = run(kernel, "fx20 = train_test_split(np.arange(10), test_size=0.3)")
+    assert isinstance(e["extra"].get("rng"), str)  # type: ignore[attr-defined]
+
+
+def test_no_draw_records_no_rng(kernel: BlockingKernelClient) -> None:
+    run(kernel, "import numpy as np")
+    e = run(kernel, "fx21 = np.arange(3) * 2")
+    assert "rng" not in e["extra"]  # type: ignore[operator]
+
+
+def test_import_is_not_a_side_effect(fresh_kernel: BlockingKernelClient) -> None:
+    e = run(fresh_kernel, "import numpy\nimport pandas")
+    assert "side_effect" not in flags(e)
+    assert "nondeterministic" not in flags(e)
+    # Importing numpy creates its generator; that is not a draw a re-run must replay.
+    assert "rng" not in e["extra"]  # type: ignore[operator]
+
+
+def test_import_and_draw_in_one_cell_is_flagged(fresh_kernel: BlockingKernelClient) -> None:
+    """numpy's global generator is seeded from the OS when numpy is first imported: a cell
+    that imports it and draws cannot be replayed unless it seeds."""
+    e = run(fresh_kernel, "import numpy as np\nfx22 = np.random.rand(2)")
+    assert "nondeterministic" in flags(e) or "rng" in e["extra"]  # type: ignore[operator]
+    seeded = run(fresh_kernel, "np.random.seed(0)\nfx23 = np.random.rand(2)")
+    assert "nondeterministic" not in flags(seeded)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "eval('fx30_a')",
+        "exec('fx30_b = fx30_a')",
+        "globals()['fx30_c'] = 1",
+        "locals()",
+        "vars()",
+        "get_ipython().user_ns['fx30_d'] = 2",
+        "setattr(__import__('sys').modules['__main__'], 'fx30_e', 3)",
+        "%run -n {script}",
+    ],
+    ids=["eval", "exec", "globals", "locals", "vars", "user_ns", "setattr_main", "run_magic"],
+)
+def test_dynamic_cells_consider_every_variable(
+    kernel: BlockingKernelClient, code: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "empty.py"
+    script.write_text("")
+    run(kernel, "fx30_a = [1]\nfx30_unrelated = {'k': 2}")
+    e = run(kernel, code.replace("{script}", str(script)))
+    assert {"fx30_a", "fx30_unrelated"} <= names(e, "reads")
+
+
+def test_ordinary_cells_read_only_what_they_name(kernel: BlockingKernelClient) -> None:
+    run(kernel, "fx31_a = [1]\nfx31_b = 2\nfx31_c = {'k': 3}")
+    e = run(kernel, "fx31_d = len(fx31_a) + fx31_b")
+    assert {n for n in names(e, "reads") if n.startswith("fx31")} == {"fx31_a", "fx31_b"}
+    assert names(e, "writes") == {"fx31_d"}
+    # A function call reads what the function reads, nothing more.
+    run(kernel, "def fx31_f():\n    return fx31_c['k']")
+    e = run(kernel, "fx31_e = fx31_f()")
+    assert {n for n in names(e, "reads") if n.startswith("fx31")} == {"fx31_f", "fx31_c"}
+
+
+def test_setattr_on_main_module_is_caught(kernel: BlockingKernelClient) -> None:
+    run(kernel, "fx32 = 1")
+    e = run(kernel, "import sys\nsetattr(sys.modules['__main__'], 'fx32', 2)")
+    assert "fx32" in names(e, "writes")
+
+
+def test_user_module_import_touching_main(kernel: BlockingKernelClient, tmp_path: Path) -> None:
+    """A local module may reach ``__main__``: importing it must not hide its writes."""
+    (tmp_path / "fx33_mod.py").write_text(
+        "import __main__\n__main__.fx33_data.append(1)\n__main__.fx33_new = 5\n"
+    )
+    run(kernel, f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nfx33_data = []")
+    e = run(kernel, "import fx33_mod")
+    assert {"fx33_data", "fx33_new"} <= names(e, "writes")

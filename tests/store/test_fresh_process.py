@@ -1,0 +1,77 @@
+"""Objects defined in ``__main__`` come back in a fresh process, with their aliasing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+WRITER = """
+import dataclasses, sys
+import numpy as np
+from elastic_kernel.store import CheckpointStore, GroupSpec
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+    def norm1(self):
+        return abs(self.x) + abs(self.y)
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+    def inc(self):
+        self.n += 1
+        return self.n
+
+def make_adder(k):
+    def add(x):
+        return x + k
+    return add
+
+base = np.arange(12.0)
+values = {
+    "point": Point(3, -4),
+    "counter": Counter(),
+    "add3": make_adder(3),
+    "square": lambda x: x * x,
+    "base": base,
+    "evens": base[::2],
+    "holder": {"p": None},
+}
+values["counter"].inc()
+values["holder"]["p"] = values["point"]
+store = CheckpointStore(sys.argv[1], key=bytes.fromhex(sys.argv[2]))
+store.write_checkpoint("fresh", [GroupSpec(tuple(values), values, None)], {})
+"""
+
+READER = """
+import sys
+import numpy as np
+from elastic_kernel.store import CheckpointStore
+store = CheckpointStore(sys.argv[1], key=bytes.fromhex(sys.argv[2]))
+ns = store.load_group(store.open("fresh"), 0)
+assert ns["point"].norm1() == 7, ns["point"]
+assert type(ns["point"]).__name__ == "Point"
+assert ns["counter"].inc() == 2
+assert ns["add3"](4) == 7 and ns["square"](5) == 25
+assert ns["holder"]["p"] is ns["point"]
+assert np.shares_memory(ns["base"], ns["evens"])
+ns["base"][2] = 100.0
+assert ns["evens"][1] == 100.0
+print("ok")
+"""
+
+
+def test_main_objects_in_fresh_process(tmp_path: Path, key: bytes) -> None:
+    args = [str(tmp_path / "store"), key.hex()]
+    write = subprocess.run(
+        [sys.executable, "-c", WRITER, *args], capture_output=True, text=True, check=False
+    )
+    assert write.returncode == 0, write.stderr
+    read = subprocess.run(
+        [sys.executable, "-c", READER, *args], capture_output=True, text=True, check=False
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "ok"
