@@ -113,7 +113,14 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         shell = self.ipython
         with capture_output():
             try:
-                compiled = compile(code, f"<elastic re-run of execution #{index}>", "exec")
+                # The shell's own __future__ flags, not this module's (``annotations``).
+                compiled = compile(
+                    code,
+                    f"<elastic re-run of execution #{index}>",
+                    "exec",
+                    flags=shell.compile.flags,
+                    dont_inherit=True,
+                )
             except SyntaxError:
                 # Top-level await and the like: let IPython run it.
                 result = shell.run_cell(code, store_history=False, silent=True)

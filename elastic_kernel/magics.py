@@ -14,13 +14,11 @@ from IPython.display import display
 
 from elastic_kernel.errors import ElasticError, RestoreError
 from elastic_kernel.lineage.display import format_graph_text
-from elastic_kernel.planner import format_plan_html, format_plan_text
-from elastic_kernel.planner.explain import format_bytes
-from elastic_kernel.store import ProgressEvent
 
 if TYPE_CHECKING:
     from elastic_kernel.checkpoint import CheckpointResult
     from elastic_kernel.kernel import ElasticKernel
+    from elastic_kernel.store import ProgressEvent
 
 __all__ = ["ElasticMagics"]
 
@@ -60,6 +58,8 @@ class _Progress:
             print(f"  … {text}", flush=True)
 
     def event(self, event: ProgressEvent) -> None:
+        from elastic_kernel.planner.explain import format_bytes
+
         if event.stage == "write" and event.total_bytes:
             self.line(
                 f"group {event.group}: {format_bytes(event.done_bytes)} of "
@@ -96,6 +96,8 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         self._checkpoint(line)
 
     def _checkpoint(self, line: str) -> CheckpointResult | None:
+        from elastic_kernel.planner.explain import format_bytes
+
         parser = _Parser(prog="%checkpoint", add_help=False)
         parser.add_argument("url", nargs="?")
         parser.add_argument("--mode", default="balanced")
@@ -227,6 +229,8 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         parsed = self._parse(parser, shlex.join(args))
         if parsed is None:
             return
+        from elastic_kernel.planner import format_plan_html, format_plan_text
+
         planned = self.kernel.elastic.plan(url=parsed.url, mode=parsed.mode)
         graph = self.kernel.recorder.graph
         if parsed.json:
@@ -247,6 +251,8 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         )
 
     def _status(self, args: list[str]) -> None:
+        from elastic_kernel.planner.explain import format_bytes
+
         kernel = self.kernel
         recorder = kernel.recorder
         session = kernel.elastic

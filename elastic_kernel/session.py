@@ -9,27 +9,23 @@ import logging
 import os
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elastic_kernel import config
-from elastic_kernel.checkpoint import (
-    CheckpointResult,
-    PlannedSession,
-    SerializabilityCache,
-    plan_session,
-    take_checkpoint,
-)
 from elastic_kernel.errors import CheckpointNotFound
-from elastic_kernel.lineage import CellRecorder
-from elastic_kernel.planner import CostModel, parse_mode
-from elastic_kernel.restore import RestoreReport, RunCell, restore_checkpoint
-from elastic_kernel.store import (
-    CheckpointStore,
-    Manifest,
-    ProgressEvent,
-    load_or_create_key,
-    probe_bandwidth,
-)
+
+if TYPE_CHECKING:
+    # The planner (OR-Tools) and the store (pickling, fsspec) weigh ~60 MB and 0.5 s: a kernel
+    # that never checkpoints never imports them (issue: memory overhead vs the stock kernel).
+    from elastic_kernel.checkpoint import (
+        CheckpointResult,
+        PlannedSession,
+        SerializabilityCache,
+    )
+    from elastic_kernel.lineage import CellRecorder
+    from elastic_kernel.planner import CostModel
+    from elastic_kernel.restore import RestoreReport, RunCell
+    from elastic_kernel.store import CheckpointStore, Manifest, ProgressEvent
 
 __all__ = ["ElasticSession", "SessionSettings"]
 
@@ -47,6 +43,8 @@ class SessionSettings:
 
 def _parse(mode: str) -> tuple[str, float | None]:
     """A mode name or a number; plain ``balanced`` keeps the configured alpha."""
+    from elastic_kernel.planner import parse_mode
+
     name, alpha = parse_mode(mode)
     if mode.strip().lower() == "balanced":
         return name, None
@@ -74,7 +72,7 @@ class ElasticSession:
         self._run_cell = run_cell
         self._stores: dict[str, CheckpointStore] = {}
         self._bandwidths: dict[str, tuple[float, float]] = {}
-        self._verdicts = SerializabilityCache()
+        self._verdicts: SerializabilityCache | None = None
         self.last_checkpoint: CheckpointResult | None = None
         self.last_restore: RestoreReport | None = None
 
@@ -86,11 +84,16 @@ class ElasticSession:
         target = url or self.settings.store
         store = self._stores.get(target)
         if store is None:
+            from elastic_kernel.store import CheckpointStore, load_or_create_key
+
             store = CheckpointStore(target, key=load_or_create_key(config.default_key_path()))
             self._stores[target] = store
         return store
 
     def cost_model(self, store: CheckpointStore, alpha: float | None = None) -> CostModel:
+        from elastic_kernel.planner import CostModel
+        from elastic_kernel.store import probe_bandwidth
+
         bandwidth = self._bandwidths.get(store.url)
         if bandwidth is None:
             bandwidth = probe_bandwidth(store)
@@ -100,12 +103,22 @@ class ElasticSession:
 
     def plan(self, *, url: str | None = None, mode: str = "balanced") -> PlannedSession:
         """The plan a checkpoint would use now (``mode`` may be ``alpha=0.5``-style too)."""
+        from elastic_kernel.checkpoint import plan_session
+
         mode_name, alpha = _parse(mode)
         store = self.open_store(url)
         costs = self.cost_model(store, alpha)
         return plan_session(
-            self.ns, self.recorder.graph, costs, mode=mode_name, verdicts=self._verdicts
+            self.ns, self.recorder.graph, costs, mode=mode_name, verdicts=self.verdicts
         )
+
+    @property
+    def verdicts(self) -> SerializabilityCache:
+        if self._verdicts is None:
+            from elastic_kernel.checkpoint import SerializabilityCache
+
+            self._verdicts = SerializabilityCache()
+        return self._verdicts
 
     def checkpoint(
         self,
@@ -115,6 +128,8 @@ class ElasticSession:
         progress: Callable[[ProgressEvent], None] | None = None,
     ) -> CheckpointResult:
         """Plan and write a checkpoint of the namespace to ``url`` (default: the store)."""
+        from elastic_kernel.checkpoint import take_checkpoint
+
         mode_name, alpha = _parse(mode)
         store = self.open_store(url)
         result = take_checkpoint(
@@ -124,7 +139,7 @@ class ElasticSession:
             self.settings.session_key,
             self.cost_model(store, alpha),
             mode=mode_name,
-            verdicts=self._verdicts,
+            verdicts=self.verdicts,
             progress=progress,
         )
         self.last_checkpoint = result
@@ -219,6 +234,8 @@ class ElasticSession:
         progress: Callable[[str], None] | None = None,
     ) -> RestoreReport:
         """Restore a checkpoint into the namespace and continue its AHG."""
+        from elastic_kernel.restore import restore_checkpoint
+
         manifest = self.find_checkpoint(url, trust=trust)
         store = self.open_store(url)
         report = restore_checkpoint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -48,6 +49,42 @@ def jupyter_env() -> Iterator[Path]:
 def clean_elastic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 with a bucket named ``bucket``; dummy credentials."""
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.delenv("AWS_PROFILE", raising=False)
+        # botocore would route the endpoint through an HTTP proxy from the environment.
+        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
+        mp.setenv("no_proxy", "127.0.0.1,localhost")
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            import s3fs
+
+            fs = s3fs.S3FileSystem(
+                client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True
+            )
+            fs.mkdir("bucket")
+            yield endpoint
+        finally:
+            server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
-from rich.table import Table
-
 from elastic_kernel.lineage.graph import PRE_HISTORY, HistoryGraph, VariableVersion
 
 __all__ = ["format_graph_text"]
@@ -26,6 +23,9 @@ def format_graph_text(graph: HistoryGraph, *, width: int = 140) -> str:
     A version ``x@3`` is the value of ``x`` written by execution 3 (the ``#`` column);
     ``x@pre`` existed before recording started.
     """
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"Application History Graph: {len(graph)} cell executions", expand=False)
     for column in ("#", "In", "cell id"):
         table.add_column(column, overflow="fold")

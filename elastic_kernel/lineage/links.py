@@ -34,8 +34,8 @@ _ATOMS: frozenset[type] = frozenset(
         type(Ellipsis),
         type(NotImplemented),
         types.ModuleType,
-        types.GeneratorType,
-        types.CoroutineType,
+        # Not generators: they hold what they iterate over, and must be stored or recomputed
+        # with it. Frames are atoms: walking one would reach its globals (everything).
         types.FrameType,
         types.CodeType,
     }
@@ -165,7 +165,10 @@ class _Walker:
             if kind is None:
                 kind = self.kind(cls)
             if kind == _ATOM:
-                continue
+                # Classes are atoms (shared by everyone), except those defined in the notebook.
+                if cls is not type or getattr(obj, "__module__", None) != "__main__":
+                    continue
+                kind = _CLASS
             ident = id(obj)
             if ident in seen:
                 continue
@@ -259,10 +262,14 @@ class _Walker:
             stack.append(categories)
             return 0
         # Any other object: whatever it holds a strong reference to (instance dict, slots,
-        # container items, C fields of partial/deque/...). Its class is not a link.
+        # container items, C fields of partial/deque/...). A library class is not a link; a
+        # class defined in the notebook is: its instances must be stored or recomputed with
+        # it, or they would belong to a different class object than the name after a restore.
         if cls.__flags__ & _HEAPTYPE:
-            # Its methods run when it is called into; the class itself is not a link.
+            # Its methods run when it is called into.
             self.code[id(cls)] = cls
+            if cls.__module__ == "__main__":
+                stack.append(cls)
         children = [child for child in gc.get_referents(obj) if not isinstance(child, type)]
         stack.extend(children)
         return len(children) // _SCAN_DISCOUNT

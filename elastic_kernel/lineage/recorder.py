@@ -449,6 +449,20 @@ class CellRecorder:
             self._cache[name] = (id(obj), value)
         return value
 
+    def _reads_with_updates(
+        self, pending: PendingExecution, changed: Iterable[str]
+    ) -> list[VariableVersion]:
+        """The cell's reads plus the previous version of every variable it changed in place:
+        a modified value is derived from the value before, so re-creating it needs that."""
+        reads = {v.name: v for v in pending.reads}
+        ids_after = self.ns
+        for name in changed:
+            if name in reads or name not in pending.ids_before or name not in ids_after:
+                continue
+            if id(ids_after[name]) == pending.ids_before[name]:
+                reads[name] = self.graph.live_version(name)
+        return sorted(reads.values())
+
     def _build(
         self,
         pending: PendingExecution,
@@ -497,7 +511,7 @@ class CellRecorder:
             started=pending.started,
             duration=duration,
             ok=ok,
-            reads=tuple(pending.reads),
+            reads=tuple(self._reads_with_updates(pending, changed)),
             writes=tuple(VariableVersion(n, index) for n in sorted(changed)),
             deletes=tuple(deleted),
             flags=frozenset(flags),

@@ -98,12 +98,15 @@ def _rebuild_view(
     strides: tuple[int, ...],
     dtype: np.dtype[Any],
     writeable: bool,
+    kind: type[np.ndarray[Any, Any]] | None = None,
 ) -> np.ndarray[Any, Any]:
     """Recreate a numpy view on the memory of ``root`` (inverse of ``_reduce_view``)."""
     raw = root.reshape(-1, order="A").view(np.uint8)
     view: np.ndarray[Any, Any] = np.ndarray(
         shape, dtype=dtype, buffer=raw, offset=offset, strides=strides
     )
+    if kind is not None:
+        view = view.view(kind)
     if not writeable:
         view.flags.writeable = False
     return view
@@ -152,8 +155,23 @@ def _reduce_view(arr: np.ndarray[Any, Any], roots: set[int]) -> tuple[object, ..
     if id(root) not in roots and root.nbytes > _VIEW_ROOT_MAX_FACTOR * max(arr.nbytes, 1):
         return None
     offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-    args = (root, offset, arr.shape, arr.strides, arr.dtype, bool(arr.flags.writeable))
+    args: tuple[object, ...] = (
+        root,
+        offset,
+        arr.shape,
+        arr.strides,
+        arr.dtype,
+        bool(arr.flags.writeable),
+    )
+    if type(arr) is not np.ndarray:
+        args = (*args, type(arr))
     return (_rebuild_view, args)
+
+
+# ndarray subclasses whose whole state is the array itself, so a view of the root memory cast
+# back to the subclass is the same object; other subclasses (masked, memmap) carry more state.
+_VIEW_SUBCLASSES: tuple[type[np.ndarray[Any, Any]], ...] = (np.recarray, np.matrix)
+_VIEW_TYPES: frozenset[type] = frozenset({np.ndarray, *_VIEW_SUBCLASSES})
 
 
 _FILE_TYPES = (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.FileIO)
@@ -222,7 +240,7 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
         self._roots = roots
 
     def reducer_override(self, obj: object) -> Any:
-        if type(obj) is np.ndarray:
+        if type(obj) in _VIEW_TYPES and isinstance(obj, np.ndarray):
             reduced = _reduce_view(obj, self._roots)
             return NotImplemented if reduced is None else reduced
         closed = _closed_file_args(obj)
@@ -250,7 +268,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
         self._roots = roots
 
     def reducer_override(self, obj: object) -> Any:
-        if type(obj) is np.ndarray:
+        if type(obj) in _VIEW_TYPES and isinstance(obj, np.ndarray):
             reduced = _reduce_view(obj, self._roots)
             return NotImplemented if reduced is None else reduced
         closed = _closed_file_args(obj)

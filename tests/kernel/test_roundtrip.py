@@ -156,3 +156,18 @@ def test_group_that_fails_to_load_is_recomputed(tmp_path: Path) -> None:
     from tests.oracle import compare
 
     assert compare(before, after) == []
+
+
+@pytest.mark.slow
+def test_rerun_all_recreates_classes_and_annotations_exactly(tmp_path: Path) -> None:
+    """Re-running cells must compile them like IPython does (not with the kernel module's own
+    ``from __future__ import annotations``), or functions and classes come back different."""
+    cells = [
+        "class Point:\n    def __init__(self, x: int) -> None:\n        self.x = x",
+        "def scale(p: Point, k: float = 2.0) -> float:\n    return p.x * k",
+        "pts = [Point(i) for i in range(3)]\nscaled = [scale(p) for p in pts]",
+    ]
+    result = roundtrip(cells, store=str(tmp_path), checkpoint_args="--mode rerun-all")
+    assert result.restore.ok, (result.restore.stdout, result.restore.stderr)
+    assert "re-running cells [1], [2], [3]" in result.checkpoint.stdout
+    assert result.problems() == []

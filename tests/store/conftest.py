@@ -10,8 +10,6 @@ import pytest
 
 from elastic_kernel.store import CheckpointStore, load_or_create_key
 
-from .helpers import free_port
-
 
 @pytest.fixture
 def key(tmp_path: Path) -> bytes:
@@ -39,32 +37,6 @@ def store(request: pytest.FixtureRequest) -> CheckpointStore:
     fixture = "local_store" if request.param == "local" else "memory_store"
     result: CheckpointStore = request.getfixturevalue(fixture)
     return result
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 with a bucket named ``bucket``; dummy credentials."""
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.delenv("AWS_PROFILE", raising=False)
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
-        try:
-            import s3fs
-
-            fs = s3fs.S3FileSystem(
-                client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True
-            )
-            fs.mkdir("bucket")
-            yield endpoint
-        finally:
-            server.stop()
 
 
 @pytest.fixture(autouse=True)
