@@ -19,6 +19,7 @@ import xxhash
 from elastic_kernel import __version__
 from elastic_kernel.errors import SerializationError
 from elastic_kernel.lineage import HistoryGraph, estimate_size, fingerprint, linked_groups
+from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.planner import CostModel, ReplicationPlan, VariableInfo, solve_plan
 from elastic_kernel.store import (
     CheckpointStore,
@@ -32,6 +33,7 @@ __all__ = [
     "CheckpointResult",
     "PlannedSession",
     "SerializabilityCache",
+    "changed_inputs",
     "plan_session",
     "take_checkpoint",
 ]
@@ -135,8 +137,19 @@ def plan_session(
             digests[name] = digest
             reason = forced.get(name) or verdicts.verdict(obj, digest)
             variables[name] = VariableInfo(name, estimate_size(obj), reason)
-    plan = solve_plan(graph, variables, groups, costs, mode=mode)
+    plan = solve_plan(graph, variables, groups, costs, mode=mode, forbidden=changed_inputs(graph))
     return PlannedSession(plan, tuple(groups), variables, digests)
+
+
+def changed_inputs(graph: HistoryGraph) -> dict[int, str]:
+    """Executions whose input files changed or vanished since they ran: re-running them would
+    not give the same values, so what depends on them must be stored."""
+    forbidden: dict[int, str] = {}
+    for execution in graph:
+        reasons = recorded_input_changes(execution.extra.get("file_inputs"))
+        if reasons:
+            forbidden[execution.index] = "; ".join(reasons)
+    return forbidden
 
 
 def _group_digest(names: tuple[str, ...], digests: Mapping[str, bytes | None]) -> str | None:

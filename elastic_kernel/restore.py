@@ -22,6 +22,7 @@ from elastic_kernel.lineage import (
     fingerprint,
     restore_rng_state,
 )
+from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.planner import (
     MODE_STORE_ALL,
     STORE,
@@ -165,6 +166,11 @@ def restore_checkpoint(
     with _working_directory(manifest.metadata.get("cwd")):
         for index in plan.rerun:
             execution = graph.executions[index]
+            changed = recorded_input_changes(execution.extra.get("file_inputs"))
+            if changed:
+                # Another machine, or the files moved on: the cell would compute other values.
+                failed_cells[index] = f"refused to re-run: {'; '.join(changed)}"
+                continue
             say(f"re-running cell [{execution.execution_count}] {execution.first_line}")
             state = execution.extra.get("rng")
             if isinstance(state, str):

@@ -23,6 +23,7 @@ __all__ = [
     "Recording",
     "check_file_inputs",
     "nondeterminism_reasons",
+    "recorded_input_changes",
 ]
 
 HASH_LIMIT = 2**20
@@ -388,6 +389,24 @@ def check_file_inputs(inputs: Iterable[FileInput]) -> list[str]:
         elif (current.size, current.mtime_ns) != (recorded.size, recorded.mtime_ns):
             reasons.append(f"input file {recorded.path} changed (size or mtime differs)")
     return reasons
+
+
+def recorded_input_changes(file_inputs: object) -> list[str]:
+    """:func:`check_file_inputs` for inputs as an execution's ``extra["file_inputs"]`` holds
+    them (JSON dicts); malformed entries count as changed."""
+    if not isinstance(file_inputs, list):
+        return []
+    inputs: list[FileInput] = []
+    for entry in file_inputs:
+        try:
+            inputs.append(
+                FileInput(
+                    str(entry["path"]), int(entry["size"]), int(entry["mtime_ns"]), entry["digest"]
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            return [f"unreadable record of an input file: {entry!r}"]
+    return check_file_inputs(inputs)
 
 
 _NONDETERMINISTIC = {

@@ -40,7 +40,7 @@ from elastic_kernel.lineage.graph import (
     VariableVersion,
 )
 from elastic_kernel.lineage.links import linked_groups
-from elastic_kernel.lineage.rng import RngState, capture_rng_state
+from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 
 __all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
 
@@ -495,9 +495,21 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = {}
-        if pending.rng_before is not None and capture_rng_state() != pending.rng_before:
+        rng_after = capture_rng_state()
+        if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.
             extra["rng"] = pending.rng_before.to_json()
+            calls = pending.analysis.calls
+            if (
+                pending.rng_before.numpy is None
+                and rng_after.numpy is not None
+                and uses_global_rng(calls)
+                and "seed" not in calls
+            ):
+                # numpy was imported by this very cell: its generator's state before the draw
+                # could not be captured, so a re-run would draw other numbers.
+                flags.add(FLAG_NONDETERMINISTIC)
+                notes.append("drew from numpy's global generator in the cell that imported numpy")
         if effects is not None and effects.file_inputs:
             extra["file_inputs"] = [
                 {"path": i.path, "size": i.size, "mtime_ns": i.mtime_ns, "digest": i.digest}

@@ -6,7 +6,7 @@ materialised per variable except as bitsets, on demand, for the plan's explanati
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,13 +71,19 @@ class History:
         Execution flags that forbid re-running an execution.
     """
 
-    def __init__(self, graph: HistoryGraph, forbidden_flags: frozenset[str]) -> None:
+    def __init__(
+        self,
+        graph: HistoryGraph,
+        forbidden_flags: frozenset[str],
+        forbidden: Mapping[int, str] | None = None,
+    ) -> None:
         executions = graph.executions
         self.executions = executions
         count = len(executions)
         self.durations: list[float] = [0.0] * count
         self.preds: list[tuple[int, ...]] = [()] * count
         self.blocked: list[Blocker | None] = [None] * count
+        self._forbidden = forbidden or {}
         for execution in executions:
             self._add(execution, forbidden_flags)
         self._bits: list[int] | None = None
@@ -89,6 +95,10 @@ class History:
         duration = execution.duration
         # NaN or negative durations come from clock trouble; they must not make re-running free.
         self.durations[index] = duration if duration > 0 else 0.0
+        if index in self._forbidden:
+            reason = f"depends on {cell_label(execution)}: {self._forbidden[index]}"
+            self.blocked[index] = Blocker(index, reason)
+            return
         bad_flags = execution.flags & forbidden_flags
         if bad_flags:
             self.blocked[index] = Blocker(index, _forbidden_reason(execution, bad_flags))

@@ -209,6 +209,7 @@ def _prepare(
     costs: CostModel,
     mode: str,
     forbidden_flags: frozenset[str],
+    forbidden: Mapping[int, str] | None = None,
 ) -> tuple[float, dict[str, VariableVersion], History, list[_Group]]:
     preset = mode_alpha(mode)
     alpha = costs.alpha if preset is None or mode == MODE_BALANCED else preset
@@ -219,7 +220,7 @@ def _prepare(
             f"no size estimate for live variable(s) {', '.join(map(repr, missing[:5]))}; "
             "pass a VariableInfo for every name in graph.live()"
         )
-    history = History(graph, frozenset(forbidden_flags))
+    history = History(graph, frozenset(forbidden_flags), forbidden)
     described = _describe_groups(graph, history, variables, _normalise_groups(live, groups))
     return alpha, live, history, described
 
@@ -269,6 +270,7 @@ def solve_plan(
     *,
     mode: str = MODE_BALANCED,
     forbidden_flags: frozenset[str] = DEFAULT_FORBIDDEN_FLAGS,
+    forbidden: Mapping[int, str] | None = None,
 ) -> ReplicationPlan:
     """Decide which linked groups to store and which executions to re-run on restore.
 
@@ -305,7 +307,7 @@ def solve_plan(
         two groups.
     """
     alpha, live, history, described = _prepare(
-        graph, variables, groups, costs, mode, forbidden_flags
+        graph, variables, groups, costs, mode, forbidden_flags, forbidden
     )
     lost = [_lost(g) for g in described if not g.can_store and not g.can_recompute]
     planned = [g for g in described if g.can_store or g.can_recompute]

@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import threading
 import types
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +55,7 @@ _GENERATOR_TYPES: tuple[type, ...] = (
     types.CoroutineType,
     types.AsyncGeneratorType,
 )
+_WEAKREF_TYPES: tuple[type, ...] = (weakref.ref, weakref.ProxyType, weakref.CallableProxyType)
 _ATOMIC_TYPES: frozenset[type] = frozenset(
     {int, float, complex, str, bytes, bool, type(None), range, slice}
 )
@@ -225,6 +227,10 @@ def _unsafe_reason(obj: object) -> str | None:
         return "socket connection"
     if isinstance(obj, sqlite3.Connection | sqlite3.Cursor):
         return f"sqlite3 {type(obj).__name__.lower()} (database handle)"
+    if isinstance(obj, _WEAKREF_TYPES):
+        # dill pickles the referent by value: the restored ref would point at a copy (or at
+        # nothing), never at the object the session's other names hold.
+        return f"{type(obj).__name__} (a weak reference cannot keep its target's identity)"
     if isinstance(obj, types.FrameType | types.TracebackType):
         return f"{type(obj).__name__} object of a running interpreter"
     return None

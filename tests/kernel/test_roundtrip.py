@@ -171,3 +171,45 @@ def test_rerun_all_recreates_classes_and_annotations_exactly(tmp_path: Path) -> 
     assert result.restore.ok, (result.restore.stdout, result.restore.stderr)
     assert "re-running cells [1], [2], [3]" in result.checkpoint.stdout
     assert result.problems() == []
+
+
+@pytest.mark.slow
+def test_cells_whose_input_files_change_are_not_rerun(tmp_path: Path) -> None:
+    data = tmp_path / "input.txt"
+    data.write_text("first")
+    cells = [f"text = open({str(data)!r}).read()", f"open({str(data)!r}, 'w').close()  # may fail"]
+    # The second cell rewrites the file the first one read: re-running the first would give
+    # another value, so even rerun-all must store `text`.
+    result = roundtrip(
+        cells[:1] + [f"import pathlib\npathlib.Path({str(data)!r}).write_text('second')"],
+        store=str(tmp_path / "s1"),
+        checkpoint_args="--mode rerun-all",
+    )
+    stored_line = next(line for line in result.checkpoint.stdout.splitlines() if "stored" in line)
+    assert "text" in stored_line
+    assert result.restore.ok and result.problems() == []
+
+
+@pytest.mark.slow
+def test_rerun_refused_when_the_input_file_is_gone(tmp_path: Path) -> None:
+    import os
+
+    from tests.utils import execute, start_kernel, stop_kernel
+
+    data = tmp_path / "input.txt"
+    data.write_text("payload")
+    env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="inputs")
+    km, kc = start_kernel(env=env)
+    try:
+        assert execute(kc, f"text = open({str(data)!r}).read()").ok
+        assert execute(kc, "%checkpoint --mode rerun-all").ok
+    finally:
+        stop_kernel(km, kc)
+    data.unlink()
+    km, kc = start_kernel(env=env)
+    try:
+        restored = execute(kc, "%restore")
+    finally:
+        stop_kernel(km, kc)
+    assert not restored.ok
+    assert "refused to re-run" in restored.stderr and "no longer exists" in restored.stderr

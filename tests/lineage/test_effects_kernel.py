@@ -142,15 +142,15 @@ def test_import_is_not_a_side_effect(fresh_kernel: BlockingKernelClient) -> None
     e = run(fresh_kernel, "import numpy\nimport pandas")
     assert "side_effect" not in flags(e)
     assert "nondeterministic" not in flags(e)
-    # Importing numpy creates its generator; that is not a draw a re-run must replay.
-    assert "rng" not in e["extra"]  # type: ignore[operator]
+    # Some imports draw from `random` (harmless: a re-run replays the captured state), so
+    # whether "rng" is recorded for this cell depends on the libraries' versions.
 
 
 def test_import_and_draw_in_one_cell_is_flagged(fresh_kernel: BlockingKernelClient) -> None:
     """numpy's global generator is seeded from the OS when numpy is first imported: a cell
     that imports it and draws cannot be replayed unless it seeds."""
     e = run(fresh_kernel, "import numpy as np\nfx22 = np.random.rand(2)")
-    assert "nondeterministic" in flags(e) or "rng" in e["extra"]  # type: ignore[operator]
+    assert "nondeterministic" in flags(e)
     seeded = run(fresh_kernel, "np.random.seed(0)\nfx23 = np.random.rand(2)")
     assert "nondeterministic" not in flags(seeded)
 
