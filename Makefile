@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install lint typecheck test test-fast bench demo clean
+.PHONY: venv install lint typecheck test test-fast bench demo clean labextension
 
 venv: $(PY)
 
@@ -31,6 +31,14 @@ test: lint typecheck
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+# Rebuild the JupyterLab extension from labextension/ (needs node >= 18 and the npm registry);
+# the build is committed under elastic_kernel/labextension, so installing needs no node.
+labextension: install
+	rm -rf elastic_kernel/labextension labextension/lib labextension/tsconfig.tsbuildinfo
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build
+	$(PY) labextension/stamp.py
 
 bench: install
 	$(PY) benchmarks/overhead.py

@@ -35,8 +35,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_SECONDS = 120.0
-# The news/update prompt would cover the notifications the tests read.
-PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+# The news/update prompt would cover the notifications the tests read; `window.jupyterapp`
+# lets the tests wait for the kernel connection itself rather than a status icon.
+PAGE_CONFIG = {
+    "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
+    "exposeAppInBrowser": True,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,19 @@ def open_notebook(page: Any, server: JupyterServer, name: str, kernel: str = "el
     return panel
 
 
+# The current notebook's kernel is started, connected and idle (the toolbar's indicator reads
+# "idle" before any kernel exists, and a cell run then is dropped).
+KERNEL_READY = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const context = panel && panel.sessionContext;
+  const kernel = context && context.session && context.session.kernel;
+  return Boolean(context && context.isReady && kernel && kernel.connectionStatus === "connected"
+    && kernel.status === "idle");
+}"""
+
+
 def wait_idle(panel: Any) -> None:
+    panel.page.wait_for_function(KERNEL_READY, polling=100)
     expect(panel.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).to_be_visible()
 
 
