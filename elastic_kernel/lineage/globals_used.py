@@ -10,7 +10,7 @@ import dis
 import functools
 import sys
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 __all__ = ["GlobalsResolver"]
 
@@ -92,15 +92,12 @@ class GlobalsResolver:
         if cached is not None:
             return cached
         names: set[str] = set()
-        stack = [code]
-        while stack:
-            current = stack.pop()
+        for current in _nested_code(code):
             for instruction in dis.get_instructions(current):
                 if instruction.opname in _CALL_LOADS or (
                     instruction.opname in _FLAGGED_CALL_LOADS and (instruction.arg or 0) & 1
                 ):
                     names.add(str(instruction.argval))
-            stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
         result = frozenset(names)
         self._code_calls[code] = result
         return result
@@ -143,12 +140,18 @@ class GlobalsResolver:
         if cached is not None:
             return cached
         names: set[str] = set()
-        stack = [code]
-        while stack:
-            current = stack.pop()
+        for current in _nested_code(code):
             # co_names holds globals and attribute names alike: a superset of the globals used.
             names.update(current.co_names)
-            stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
         result = frozenset(names)
         self._code_names[code] = result
         return result
+
+
+def _nested_code(code: types.CodeType) -> Iterator[types.CodeType]:
+    """``code`` and every code object nested in it (inner functions, comprehensions)."""
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
