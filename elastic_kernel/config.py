@@ -15,12 +15,15 @@ from jupyter_core.paths import jupyter_data_dir
 
 __all__ = [
     "ENV_ALPHA",
+    "ENV_AUTORESTORE",
+    "ENV_AUTOSAVE",
     "ENV_SESSION",
     "ENV_STORE",
     "JPY_SESSION_NAME",
     "default_key_path",
     "default_session_key",
     "default_store",
+    "parse_autosave",
     "pending_restore_path",
     "session_key_from",
 ]
@@ -28,8 +31,32 @@ __all__ = [
 ENV_STORE = "ELASTIC_STORE"
 ENV_SESSION = "ELASTIC_SESSION"
 ENV_ALPHA = "ELASTIC_ALPHA"
+ENV_AUTOSAVE = "ELASTIC_AUTOSAVE"
+ENV_AUTORESTORE = "ELASTIC_AUTORESTORE"
 JPY_SESSION_NAME = "JPY_SESSION_NAME"
 UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def parse_autosave(text: str) -> int:
+    """``on``/``off``/``N`` (every N cells) -> N, 0 meaning off.
+
+    Raises
+    ------
+    ValueError
+        For anything else, naming the value.
+    """
+    cleaned = text.strip().lower()
+    if cleaned in ("on", "true", "yes"):
+        return 1
+    if cleaned in ("off", "false", "no", ""):
+        return 0
+    try:
+        every = int(cleaned)
+    except ValueError:
+        raise ValueError(f"autosave must be on, off or a number of cells, got {text!r}") from None
+    if every < 0:
+        raise ValueError(f"autosave must be on, off or a number of cells, got {text!r}")
+    return every
 
 
 def elastic_data_dir() -> Path:

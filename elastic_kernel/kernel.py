@@ -15,9 +15,10 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets import Float, TraitError, Unicode, default, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, observe, validate
 
 from elastic_kernel import __version__, config
+from elastic_kernel.autosave import Autosaver
 from elastic_kernel.comm import ElasticComm
 from elastic_kernel.errors import ElasticError
 from elastic_kernel.lineage.analysis import is_tooling_cell
@@ -57,6 +58,40 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         )
     ).tag(config=True)
 
+    autosave = Int(
+        help=(
+            "Checkpoint in the background after every N recorded cells (0 = off). The cell "
+            "boundary only pays for a fork; the checkpoint is written by the child process. "
+            f"Default: ${config.ENV_AUTOSAVE} (on, off or N), else 1."
+        )
+    ).tag(config=True)
+
+    autorestore = Bool(
+        help=(
+            "When the previous process of this session ended without a restart with state "
+            "(crash, OOM kill), restore its last checkpoint before the first cell instead of "
+            f"only saying it exists. Default: ${config.ENV_AUTORESTORE}=1, else False."
+        )
+    ).tag(config=True)
+
+    @default("autosave")
+    def _default_autosave(self) -> int:
+        import os
+
+        raw = os.environ.get(config.ENV_AUTOSAVE)
+        if raw is None:
+            return 1
+        try:
+            return config.parse_autosave(raw)
+        except ValueError as exc:
+            raise TraitError(f"{config.ENV_AUTOSAVE}: {exc}") from None
+
+    @default("autorestore")
+    def _default_autorestore(self) -> bool:
+        import os
+
+        return os.environ.get(config.ENV_AUTORESTORE, "").strip().lower() in ("1", "true", "on")
+
     @default("store")
     def _default_store(self) -> str:
         return config.default_store()
@@ -85,6 +120,13 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             raise TraitError(f"alpha must be a positive number, got {value!r}")
         return value
 
+    @observe("autosave")
+    def _autosave_changed(self, change: dict[str, Any]) -> None:
+        saver = getattr(self, "autosaver", None)
+        if saver is not None:
+            saver.enabled = change["new"] > 0
+            saver.every = max(1, change["new"])
+
     @observe("store", "session_key", "alpha")
     def _settings_changed(self, change: dict[str, Any]) -> None:
         # `%config ElasticKernel.store = ...` takes effect at once.
@@ -107,6 +149,15 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         # waits for the first execute request, so kernel_info is answered at once.
         self.pending_restore: str | None = self.elastic.take_pending_restore()
         self.exit_after_reply = False
+        self.autosaver = Autosaver(
+            self.elastic.autosave_checkpoint,
+            every=max(1, self.autosave),
+            enabled=self.autosave > 0,
+            warm_up=self.elastic.warm_up,
+        )
+        self._checked_previous_process = self.pending_restore is not None
+        self.elastic.on_explicit = self._resume_autosave
+        self._autosave_paused = False
 
     def _rerun_cell(self, code: str, index: int) -> BaseException | None:
         """Re-run a recorded cell in the user namespace, silently (restore)."""
@@ -156,6 +207,10 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         cell_meta: dict[str, Any] | None = None,
         cell_id: str | None = None,
     ) -> dict[str, Any]:
+        self.autosaver.wait_until_warm()
+        if not self._checked_previous_process:
+            self._checked_previous_process = True
+            self._look_for_previous_process()
         if self.pending_restore is not None:
             self._restore_pending()
         transformed = self._transform(code)
@@ -176,9 +231,46 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         if is_recorded:
             duration = time.perf_counter() - started
             self._finish_recording(pending, code, cell_id, reply, duration)
+            try:
+                self.autosaver.after_cell(len(self.recorder.graph) - 1)
+            except Exception:
+                # Durability is best effort; the user's cell already ran.
+                self.log.warning("elastic: autosave could not start", exc_info=True)
         if self.exit_after_reply:
             self._exit_soon()
         return reply
+
+    def _look_for_previous_process(self) -> None:
+        """A checkpoint of this session left by an earlier process (it crashed or was killed):
+        restore it (``autorestore``) or say that ``%restore`` brings it back."""
+        if self.elastic.local_session_dir() is None and not self.autorestore:
+            return
+        try:
+            latest = self.elastic.latest_checkpoint_url()
+        except Exception:
+            self.log.warning("elastic: could not look for earlier checkpoints", exc_info=True)
+            return
+        if latest is None:
+            return
+        if self.autorestore:
+            self.pending_restore = latest
+            return
+        # Autosaving this new, empty session would bury the checkpoint the user may want.
+        self._autosave_paused = self.autosaver.enabled
+        self.autosaver.enabled = False
+        paused = (
+            " (autosave paused until you %restore or %checkpoint)" if self._autosave_paused else ""
+        )
+        print(
+            f"elastic: this session has a checkpoint from an earlier kernel process "
+            f"({latest.rstrip('/').rsplit('/', 1)[-1]}); run %restore to bring it back{paused}",
+            file=sys.stderr,
+        )
+
+    def _resume_autosave(self) -> None:
+        if self._autosave_paused:
+            self._autosave_paused = False
+            self.autosaver.enabled = self.autosave > 0
 
     def _restore_pending(self) -> None:
         """Restore the checkpoint a restart with state left, before the first cell runs."""

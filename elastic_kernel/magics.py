@@ -28,7 +28,8 @@ USAGE = """Usage:
   %restore [URL] [--trust]       restore the latest checkpoint of this session (or URL)
   %elastic plan [--mode M] [--url URL]  the plan a checkpoint would use now
   %elastic graph [--json]        the Application History Graph recorded so far
-  %elastic status                store, session key, cells recorded, overhead, last checkpoint
+  %elastic status [--json]       store, session key, cells recorded, overhead, last checkpoint
+  %elastic autosave on|off|every N   background checkpoints after cells
   %elastic restart [--mode M]    checkpoint, restart the kernel process, restore the state
 """
 
@@ -191,6 +192,7 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             "status": self._status,
             "plan": self._plan,
             "restart": self._restart,
+            "autosave": self._autosave,
         }
         handler = handlers.get(command)
         if handler is None:
@@ -250,6 +252,23 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             "running the next cell."
         )
 
+    def _autosave(self, args: list[str]) -> None:
+        """``%elastic autosave on|off|every N``."""
+        from elastic_kernel.config import parse_autosave
+
+        words = [w for w in args if w != "every"]
+        if len(words) != 1:
+            print(f"%elastic autosave: expected on, off or every N\n{USAGE}", file=sys.stderr)
+            return
+        try:
+            every = parse_autosave(words[0])
+        except ValueError as exc:
+            print(f"%elastic autosave: {exc}", file=sys.stderr)
+            return
+        self.kernel.autosave = every
+        state = f"on, every {every} cell(s)" if every else "off"
+        print(f"autosave {state}")
+
     def _status(self, args: list[str]) -> None:
         from elastic_kernel.planner.explain import format_bytes
 
@@ -265,6 +284,25 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             if last is not None
             else "none in this process"
         )
+        if "--json" in args:
+            data = session.status()
+            data["autosave"] = kernel.autosaver.status()
+            print(json.dumps(data, indent=1, default=str))
+            return
+        autosave = kernel.autosaver.status()
+        autosave_text = (
+            "off"
+            if not autosave["enabled"]
+            else f"every {autosave['every']} cell(s): {autosave['written']} written "
+            f"({format_bytes(autosave['bytes_written'])}, {autosave['write_seconds']:.2f} s in "
+            f"the background), {autosave['failed']} failed, {autosave['coalesced']} coalesced"
+            + (", one running" if autosave["running"] else "")
+            + (
+                f"; last after cell #{autosave['last_cell']}"
+                if autosave["last_cell"] is not None
+                else ""
+            )
+        )
         print(
             f"store:           {session.settings.store}\n"
             f"session key:     {session.settings.session_key}\n"
@@ -272,5 +310,6 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             f"cells:           {cells} recorded, {len(recorder.graph.live())} live variables\n"
             f"overhead:        {recorder.overhead_seconds:.3f} s in all, "
             f"{per_cell:.2f} ms per cell\n"
-            f"last checkpoint: {last_text}"
+            f"last checkpoint: {last_text}\n"
+            f"autosave:        {autosave_text}"
         )

@@ -73,7 +73,11 @@ class ElasticSession:
         self._stores: dict[str, CheckpointStore] = {}
         self._bandwidths: dict[str, tuple[float, float]] = {}
         self._verdicts: SerializabilityCache | None = None
+        # fsync every write; autosave children skip it (see autosave_checkpoint).
+        self._durable = True
         self.last_checkpoint: CheckpointResult | None = None
+        # Called after every explicit checkpoint or restore (the kernel resumes autosave).
+        self.on_explicit: Callable[[], None] | None = None
         self.last_restore: RestoreReport | None = None
 
     @property
@@ -86,7 +90,9 @@ class ElasticSession:
         if store is None:
             from elastic_kernel.store import CheckpointStore, load_or_create_key
 
-            store = CheckpointStore(target, key=load_or_create_key(config.default_key_path()))
+            store = CheckpointStore(
+                target, key=load_or_create_key(config.default_key_path()), fsync=self._durable
+            )
             self._stores[target] = store
         return store
 
@@ -143,6 +149,8 @@ class ElasticSession:
             progress=progress,
         )
         self.last_checkpoint = result
+        if self._durable and self.on_explicit is not None:
+            self.on_explicit()
         return result
 
     def mark_pending_restore(self, checkpoint_url: str) -> None:
@@ -197,6 +205,41 @@ class ElasticSession:
             },
         }
 
+    def warm_up(self) -> None:
+        """Import the checkpoint machinery and probe the configured store's bandwidth."""
+        import elastic_kernel.checkpoint  # noqa: F401
+
+        self.cost_model(self.open_store())
+
+    def autosave_checkpoint(self) -> dict[str, Any]:
+        """The checkpoint an autosave child writes: fresh store objects (the parent's hold
+        connections and event loops the forked child must not use), and a JSON summary."""
+        self._stores.clear()
+        # An autosave protects against the kernel process dying, which the OS page cache
+        # survives: no fsync, so autosaves keep up with the cells. Explicit checkpoints and
+        # restarts with state do fsync.
+        self._durable = False
+        result = self.checkpoint()
+        return {
+            "checkpoint_id": result.manifest.checkpoint_id,
+            "url": result.manifest.url,
+            "bytes": result.bytes_stored,
+            "seconds": result.seconds,
+        }
+
+    def local_session_dir(self) -> str | None:
+        """This session's folder in a local store, if it exists (a cheap check: no imports)."""
+        store = self.settings.store
+        if "://" in store and not store.startswith("file://"):
+            return None
+        path = os.path.join(store.removeprefix("file://"), self.settings.session_key)
+        return path if os.path.isdir(path) else None
+
+    def latest_checkpoint_url(self) -> str | None:
+        """The newest complete checkpoint of this session in the configured store."""
+        ref = self.open_store().latest(self.settings.session_key)
+        return None if ref is None else ref.url
+
     def find_checkpoint(self, url: str | None = None, *, trust: bool = False) -> Manifest:
         """The manifest ``%restore [URL]`` means.
 
@@ -248,4 +291,6 @@ class ElasticSession:
         )
         self.recorder.replace_graph(report.graph)
         self.last_restore = report
+        if self.on_explicit is not None:
+            self.on_explicit()
         return report

@@ -33,6 +33,10 @@ def jupyter_env() -> Iterator[Path]:
         os.environ["JUPYTER_CONFIG_DIR"] = str(root / "config")
         os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
         os.environ["IPYTHONDIR"] = str(root / "ipython")
+        # Background checkpoints are on by default for users; tests that are not about them
+        # keep them off so each test's store holds only what it wrote (tests/kernel/
+        # test_autosave.py and the differential test turn them on).
+        os.environ["ELASTIC_AUTOSAVE"] = "0"
         os.environ["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
         )

@@ -227,13 +227,34 @@ def _unsafe_reason(obj: object) -> str | None:
         return "socket connection"
     if isinstance(obj, sqlite3.Connection | sqlite3.Cursor):
         return f"sqlite3 {type(obj).__name__.lower()} (database handle)"
-    if isinstance(obj, _WEAKREF_TYPES):
-        # dill pickles the referent by value: the restored ref would point at a copy (or at
-        # nothing), never at the object the session's other names hold.
-        return f"{type(obj).__name__} (a weak reference cannot keep its target's identity)"
     if isinstance(obj, types.FrameType | types.TracebackType):
         return f"{type(obj).__name__} object of a running interpreter"
     return None
+
+
+def _reduce_special(obj: object, roots: set[int]) -> Any:
+    """Our reductions, shared by both picklers: numpy views as views, closed files as closed
+    files; ``NotImplemented`` for everything else.
+
+    Raises
+    ------
+    pickle.PicklingError
+        For what a pickler would save but a restore would get wrong (a read-mode file becomes
+        a copy of its content, a lock a fresh unlocked lock, a write-mode file truncates).
+    """
+    if type(obj) in _VIEW_TYPES and isinstance(obj, np.ndarray):
+        reduced = _reduce_view(obj, roots)
+        return NotImplemented if reduced is None else reduced
+    closed = _closed_file_args(obj)
+    if closed is not None:
+        return (_rebuild_closed_file, closed)
+    if type(obj) in (weakref.ProxyType, weakref.CallableProxyType):
+        # A proxy passes for its referent (``__class__``), so it would be saved as a copy.
+        raise pickle.PicklingError(f"{type(obj).__name__}: a weak proxy cannot be saved")
+    reason = _unsafe_reason(obj)
+    if reason is not None:
+        raise pickle.PicklingError(reason)
+    return NotImplemented
 
 
 class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle ships no stubs
@@ -246,18 +267,8 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
         self._roots = roots
 
     def reducer_override(self, obj: object) -> Any:
-        if type(obj) in _VIEW_TYPES and isinstance(obj, np.ndarray):
-            reduced = _reduce_view(obj, self._roots)
-            return NotImplemented if reduced is None else reduced
-        closed = _closed_file_args(obj)
-        if closed is not None:
-            return (_rebuild_closed_file, closed)
-        # Refuse what cloudpickle would save but a restore would get wrong (a read-mode file
-        # becomes a copy of its content, a lock a fresh unlocked lock).
-        reason = _unsafe_reason(obj)
-        if reason is not None:
-            raise pickle.PicklingError(reason)
-        return super().reducer_override(obj)
+        reduced = _reduce_special(obj, self._roots)
+        return super().reducer_override(obj) if reduced is NotImplemented else reduced
 
 
 class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
@@ -272,18 +283,18 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback, recurse=True)
         self._roots = roots
+        self.group_ids: frozenset[int] = frozenset()
 
     def reducer_override(self, obj: object) -> Any:
-        if type(obj) in _VIEW_TYPES and isinstance(obj, np.ndarray):
-            reduced = _reduce_view(obj, self._roots)
-            return NotImplemented if reduced is None else reduced
-        closed = _closed_file_args(obj)
-        if closed is not None:
-            return (_rebuild_closed_file, closed)
-        reason = _unsafe_reason(obj)
-        if reason is not None:
-            raise pickle.PicklingError(reason)
-        return NotImplemented
+        if isinstance(obj, _WEAKREF_TYPES) and not (
+            isinstance(obj, weakref.ref) and id(obj()) in self.group_ids
+        ):
+            # dill pickles the referent by value: unless it is a variable of this group (one
+            # pickle memo), the restored ref would point at a copy, not at the session's object.
+            raise pickle.PicklingError(
+                f"{type(obj).__name__}: a weak reference to an object outside its linked group"
+            )
+        return _reduce_special(obj, self._roots)
 
 
 class _NullSink:
@@ -299,6 +310,8 @@ def _dump(
     stream = io.BytesIO()
     buffers: list[pickle.PickleBuffer] = []
     pickler = pickler_type(stream, _top_level_roots(values), buffers.append)
+    if isinstance(pickler, _DillPickler):
+        pickler.group_ids = frozenset(id(v) for v in values.values())
     pickler.dump(dict(values))
     name = PICKLER_CLOUDPICKLE if pickler_type is _CloudPickler else PICKLER_DILL
     return SerializedGroup(

@@ -3,6 +3,7 @@ IOPub messages and replies (ignoring ids, timings and anything that measures tim
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -102,7 +103,9 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Bloc
         for name in ("python3", "elastic"):
             cwd = tmp_path_factory.mktemp(name) / "cwd"
             cwd.mkdir()
-            km, kc = start_kernel(name, cwd=str(cwd))
+            # Autosave on (the users' default): the forked writer must never change an output.
+            env = dict(os.environ, ELASTIC_AUTOSAVE="1", ELASTIC_STORE=str(cwd.parent / "store"))
+            km, kc = start_kernel(name, cwd=str(cwd), env=env)
             started.append((km, kc))
             clients[name] = kc
         yield clients
