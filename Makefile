@@ -4,7 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install lint typecheck test test-fast bench demo clean labextension
+.PHONY: venv install lint typecheck test test-fast bench bench-quick coverage soak demo clean labextension
+
+# The library matrix beyond the CI subset needs the `coverage` extra: `make coverage` runs it.
+PYTEST_SELECTION := -m "not (coverage and slow)"
 
 venv: $(PY)
 
@@ -27,10 +30,19 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 test: lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_SELECTION)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+coverage: install
+	$(PY) -m pip install --quiet -e '.[test,bench,coverage]'
+	rm -f tests/coverage/_results.json
+	$(PY) -m pytest tests/coverage -m coverage
+	$(PY) tools/coverage_matrix.py
+
+soak: install
+	ELASTIC_SOAK=1 $(PY) -m pytest tests/reliability -p no:cacheprovider
 
 # Rebuild the JupyterLab extension from labextension/ (needs node >= 18 and the npm registry);
 # the build is committed under elastic_kernel/labextension, so installing needs no node.
@@ -42,6 +54,16 @@ labextension: install
 
 bench: install
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/planner.py
+	$(PY) benchmarks/fingerprint.py
+	$(PY) benchmarks/store.py
+	$(PY) benchmarks/autosave.py
+	$(PY) benchmarks/run.py
+
+bench-quick: install
+	$(PY) benchmarks/overhead.py --quick
+	$(PY) benchmarks/autosave.py --quick
+	$(PY) benchmarks/run.py --quick
 
 demo: install
 	$(PY) demo/run_demo.py

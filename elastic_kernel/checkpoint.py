@@ -18,7 +18,13 @@ import xxhash
 
 from elastic_kernel import __version__
 from elastic_kernel.errors import SerializationError
-from elastic_kernel.lineage import HistoryGraph, estimate_size, fingerprint, linked_groups
+from elastic_kernel.lineage import (
+    HistoryGraph,
+    capture_rng_state,
+    estimate_size,
+    fingerprint,
+    linked_groups,
+)
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.planner import CostModel, ReplicationPlan, VariableInfo, solve_plan
 from elastic_kernel.store import (
@@ -209,6 +215,9 @@ def take_checkpoint(
                 n: (d.hex() if d is not None else None) for n, d in session.digests.items()
             },
             "cwd": os.getcwd(),
+            # Where the global random generators stand now: after a restore, the next draw
+            # is the one the original session would have made.
+            "rng": capture_rng_state().to_json(),
             "elastic_kernel": __version__,
             **dict(extra_metadata or {}),
         }

@@ -208,12 +208,14 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         cell_id: str | None = None,
     ) -> dict[str, Any]:
         self.autosaver.wait_until_warm()
+        transformed = self._transform(code)
         if not self._checked_previous_process:
             self._checked_previous_process = True
-            self._look_for_previous_process()
+            # A first `%restore` or `%checkpoint` already says what the user wants.
+            if not is_tooling_cell(transformed):
+                self._look_for_previous_process()
         if self.pending_restore is not None:
             self._restore_pending()
-        transformed = self._transform(code)
         # Completions, widgets, frontend helpers and the kernel's own magics are not part of
         # the notebook's history.
         is_recorded = not (silent or not store_history or is_tooling_cell(transformed))

@@ -189,6 +189,12 @@ def restore_checkpoint(
             lost[name] = f"cell #{first} failed on re-run: {failed_cells[first]}"
     ns.update(loaded_values)
     loaded = sorted(loaded_values)
+    final_rng = manifest.metadata.get("rng")
+    if isinstance(final_rng, str):
+        try:
+            restore_rng_state(RngState.from_json(final_rng))
+        except (ValueError, ImportError) as exc:
+            notes.append(f"random generators not restored: {exc}")
 
     # Re-runs recreate intermediate names the original session later deleted.
     for name in set(ns) - names_before - live.keys():

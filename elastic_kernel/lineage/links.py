@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 import types
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ _EXTENSION_ATTRS = ("_ndarray", "_data", "_mask", "_codes", "_left", "_right")
     _CELL,
     _CLASS,
     _OBJECT,
-) = range(13)
+    _TENSOR,
+) = range(14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +100,10 @@ class LinkResult:
 class _Walker:
     """Walks one variable at a time; type classification is shared between walks."""
 
-    def __init__(self, max_objects: int) -> None:
+    def __init__(self, max_objects: int, shared: Iterable[object] = ()) -> None:
         self.max_objects = max_objects
+        # Reaching the namespace itself (a function's globals, a shell) is not a link.
+        self.shared = {id(obj) for obj in shared}
         # Functions and instance classes met by the current walk (see LinkResult.code).
         self.code: dict[int, object] = {}
         self.kinds: dict[type, int] = {t: _ATOM for t in _ATOMS}
@@ -112,6 +116,23 @@ class _Walker:
             self.byte_bounds = getattr(utils, "byte_bounds", None) or getattr(
                 np, "byte_bounds", None
             )
+
+    @staticmethod
+    def process_objects() -> set[int]:
+        """Objects every thread and library shares: the standard streams (which in a kernel
+        lead to its sockets and session) and the interpreter hooks (which lead to the shell and
+        so to every variable, e.g. from any ``threading.Thread``). Reaching one links nothing."""
+        shared: list[object] = [
+            sys.stdin,
+            sys.stdout,
+            sys.stderr,
+            sys.__stdin__,
+            sys.__stdout__,
+            sys.__stderr__,
+        ]
+        for hook in (sys.excepthook, sys.displayhook, threading.excepthook):
+            shared.extend((hook, getattr(hook, "__self__", None)))
+        return {id(obj) for obj in shared if obj is not None}
 
     def kind(self, cls: type) -> int:
         kind = self.kinds.get(cls)
@@ -126,6 +147,8 @@ class _Walker:
             return _ARRAY
         if issubclass(cls, type):
             return _ATOM if issubclass(cls, type) and cls is type else _CLASS
+        if cls.__module__.startswith("torch") and hasattr(cls, "untyped_storage"):
+            return _TENSOR
         if cls.__module__.startswith("pandas"):
             typ = getattr(cls, "_typ", None)
             if typ in ("dataframe", "series"):
@@ -157,6 +180,7 @@ class _Walker:
         stack: list[object] = [root]
         budget = self.max_objects
         atoms = self.kinds
+        shared = self.process_objects() | self.shared
         self.code = {}
         while stack:
             obj = stack.pop()
@@ -170,7 +194,7 @@ class _Walker:
                     continue
                 kind = _CLASS
             ident = id(obj)
-            if ident in seen:
+            if ident in seen or ident in shared:
                 continue
             if kind == _METHOD and isinstance(getattr(obj, "__self__", None), _NOT_LINKS):
                 continue  # a module-level builtin such as len: shared by everyone, holds nothing
@@ -188,6 +212,8 @@ class _Walker:
                 budget -= self._push_mapping(obj, stack)  # type: ignore[arg-type]
             elif kind == _ARRAY:
                 self._push_array(obj, stack, bounds)
+            elif kind == _TENSOR:
+                self._push_tensor(obj, stack, bounds)
             else:
                 budget -= self._push_other(obj, cls, kind, stack)
             seen.add(ident)
@@ -221,6 +247,22 @@ class _Walker:
             low, high = self.byte_bounds(arr)
             bounds.append((low, high))
         state = getattr(arr, "__dict__", None)
+        if state:
+            stack.extend(state.values())
+
+    @staticmethod
+    def _push_tensor(tensor: Any, stack: list[object], bounds: list[tuple[int, int]]) -> None:
+        """A torch tensor: its storage's byte range (views of one storage overlap), its base
+        (a view's ``_base``), its gradient and attributes."""
+        try:
+            storage = tensor.untyped_storage()
+            low, size = storage.data_ptr(), storage.nbytes()
+        except (RuntimeError, NotImplementedError, TypeError):
+            low, size = 0, 0  # sparse and meta tensors have no plain storage
+        if low and size:
+            bounds.append((low, low + size))
+        stack.extend(x for x in (tensor._base, tensor.grad) if x is not None)
+        state = getattr(tensor, "__dict__", None)
         if state:
             stack.extend(state.values())
 
@@ -327,7 +369,7 @@ def linked_groups(
         Groups, the names whose links may be incomplete, and reachable ids per name.
     """
     order = [name for name in dict.fromkeys(names) if name in ns]
-    walker = _Walker(max_objects)
+    walker = _Walker(max_objects, shared=(ns,))
     union = _UnionFind(len(order))
     owner: dict[int, int] = {}
     ranges: list[tuple[int, int, int]] = []

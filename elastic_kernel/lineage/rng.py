@@ -33,10 +33,14 @@ class RngState:
         Packed :func:`random.getstate`.
     numpy
         Packed ``numpy.random.get_state()``; None when numpy was not imported.
+    torch
+        ``torch.random.get_rng_state()`` bytes (CPU default generator); None when torch was
+        not imported.
     """
 
     python: bytes
     numpy: bytes | None = None
+    torch: bytes | None = None
 
     def to_json(self) -> str:
         """Compact JSON text (base64 of the packed states, about 3.4 KB per generator)."""
@@ -45,6 +49,8 @@ class RngState:
             "python": base64.b64encode(self.python).decode("ascii"),
             "numpy": None if self.numpy is None else base64.b64encode(self.numpy).decode("ascii"),
         }
+        if self.torch is not None:
+            payload["torch"] = base64.b64encode(self.torch).decode("ascii")
         return json.dumps(payload, separators=(",", ":"))
 
     @classmethod
@@ -63,6 +69,8 @@ class RngState:
             python = base64.b64decode(payload["python"], validate=True)
             numpy_text = payload["numpy"]
             numpy = None if numpy_text is None else base64.b64decode(numpy_text, validate=True)
+            torch_text = payload.get("torch")
+            torch = None if torch_text is None else base64.b64decode(torch_text, validate=True)
             _unpack_python(python)
             if numpy is not None:
                 _unpack_numpy(numpy)
@@ -71,7 +79,7 @@ class RngState:
                 f"random generator state is damaged ({exc}); the checkpoint cannot replay "
                 "random draws, store the variables instead of recomputing them"
             ) from exc
-        return cls(python=python, numpy=numpy)
+        return cls(python=python, numpy=numpy, torch=torch)
 
 
 def _pack_python(state: tuple[Any, ...]) -> bytes:
@@ -105,7 +113,8 @@ def _unpack_numpy(data: bytes) -> tuple[Any, ...]:
 
 
 def capture_rng_state() -> RngState:
-    """Snapshot of the global generators (about 30 us); numpy only if already imported.
+    """Snapshot of the global generators (about 30 us); numpy and torch only if already
+    imported.
 
     Returns
     -------
@@ -116,7 +125,12 @@ def capture_rng_state() -> RngState:
     numpy_state = None
     if numpy_module is not None:
         numpy_state = _pack_numpy(numpy_module.random.get_state(legacy=True))
-    return RngState(python=_pack_python(random.getstate()), numpy=numpy_state)
+    torch_module = sys.modules.get("torch")
+    torch_state = None
+    get_state = getattr(getattr(torch_module, "random", None), "get_rng_state", None)
+    if get_state is not None:
+        torch_state = bytes(get_state().numpy().tobytes())
+    return RngState(python=_pack_python(random.getstate()), numpy=numpy_state, torch=torch_state)
 
 
 def restore_rng_state(state: RngState) -> None:
@@ -134,6 +148,10 @@ def restore_rng_state(state: RngState) -> None:
         pos, has_gauss, cached, key = _unpack_numpy(state.numpy)
         words = numpy.frombuffer(key, dtype="<u4").astype(numpy.uint32)
         numpy.random.set_state(("MT19937", words, pos, has_gauss, cached))
+    if state.torch is not None:
+        import torch
+
+        torch.random.set_rng_state(torch.frombuffer(bytearray(state.torch), dtype=torch.uint8))
 
 
 _GLOBAL_DRAWS = frozenset(

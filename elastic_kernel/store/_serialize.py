@@ -23,6 +23,7 @@ import dill
 import numpy as np
 
 from elastic_kernel.errors import SerializationError
+from elastic_kernel.store._torch import TorchReducer
 
 __all__ = [
     "PICKLER_CLOUDPICKLE",
@@ -232,7 +233,7 @@ def _unsafe_reason(obj: object) -> str | None:
     return None
 
 
-def _reduce_special(obj: object, roots: set[int]) -> Any:
+def _reduce_special(obj: object, roots: set[int], tensors: TorchReducer) -> Any:
     """Our reductions, shared by both picklers: numpy views as views, closed files as closed
     files; ``NotImplemented`` for everything else.
 
@@ -248,6 +249,9 @@ def _reduce_special(obj: object, roots: set[int]) -> Any:
     closed = _closed_file_args(obj)
     if closed is not None:
         return (_rebuild_closed_file, closed)
+    reduced = tensors.reduce(obj)
+    if reduced is not NotImplemented:
+        return reduced
     if type(obj) in (weakref.ProxyType, weakref.CallableProxyType):
         # A proxy passes for its referent (``__class__``), so it would be saved as a copy.
         raise pickle.PicklingError(f"{type(obj).__name__}: a weak proxy cannot be saved")
@@ -265,9 +269,10 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
         self._roots = roots
+        self._tensors = TorchReducer()
 
     def reducer_override(self, obj: object) -> Any:
-        reduced = _reduce_special(obj, self._roots)
+        reduced = _reduce_special(obj, self._roots, self._tensors)
         return super().reducer_override(obj) if reduced is NotImplemented else reduced
 
 
@@ -283,6 +288,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback, recurse=True)
         self._roots = roots
+        self._tensors = TorchReducer()
         self.group_ids: frozenset[int] = frozenset()
 
     def reducer_override(self, obj: object) -> Any:
@@ -294,7 +300,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
             raise pickle.PicklingError(
                 f"{type(obj).__name__}: a weak reference to an object outside its linked group"
             )
-        return _reduce_special(obj, self._roots)
+        return _reduce_special(obj, self._roots, self._tensors)
 
 
 class _NullSink:

@@ -252,3 +252,20 @@ def test_closed_file_handles_come_back_closed_without_touching_the_file(tmp_path
     assert path.read_text() == "keep me"
     with open(path, encoding="utf-8") as still_open:
         assert find_unserializable(still_open) is not None
+
+
+def test_torch_tensors_sharing_storage_stay_shared() -> None:
+    torch = pytest.importorskip("torch")
+    base = torch.arange(24.0).reshape(4, 6)
+    row, transposed = base[1], base.t()
+    weight = torch.nn.Parameter(torch.ones(2, 2))
+    weight.grad = torch.full((2, 2), 3.0)
+    loaded = deserialize_group(
+        serialize_group({"base": base, "row": row, "t": transposed, "weight": weight})
+    )
+    loaded["row"][0] = 100.0
+    assert loaded["base"][1, 0] == 100.0
+    assert loaded["t"][0, 1] == 100.0
+    assert type(loaded["weight"]) is torch.nn.Parameter
+    assert loaded["weight"].requires_grad
+    assert torch.equal(loaded["weight"].grad, weight.grad)
