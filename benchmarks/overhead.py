@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 from dataclasses import dataclass
@@ -83,7 +84,8 @@ def own_overhead(kc: object) -> float:
 
 
 def measure(kernel: str, work: Workload, repeats: int) -> dict[str, float | list[float]]:
-    km, kc = start_kernel(kernel)
+    # Monitoring alone: background checkpoints are measured in benchmarks/autosave.py.
+    km, kc = start_kernel(kernel, env=dict(os.environ, ELASTIC_AUTOSAVE="0"))
     try:
         if work.setup:
             result = execute(kc, work.setup, timeout=900)

@@ -106,6 +106,7 @@ def plan_session(
     mode: str = "balanced",
     verdicts: SerializabilityCache | None = None,
     forced_unserializable: Mapping[str, str] | None = None,
+    actual_sizes: Mapping[frozenset[str], int] | None = None,
 ) -> PlannedSession:
     """Plan a checkpoint of ``ns`` now.
 
@@ -124,6 +125,9 @@ def plan_session(
         Cache of unserializable verdicts kept by the caller between checkpoints.
     forced_unserializable
         Variables found unserializable by an earlier attempt, with the reason.
+    actual_sizes
+        Bytes each group really took in the previous checkpoint: estimates of the same
+        groups are scaled to match.
     """
     verdicts = verdicts if verdicts is not None else SerializabilityCache()
     forced = dict(forced_unserializable or {})
@@ -143,6 +147,16 @@ def plan_session(
             digests[name] = digest
             reason = forced.get(name) or verdicts.verdict(obj, digest)
             variables[name] = VariableInfo(name, estimate_size(obj), reason)
+    for group in groups:
+        actual = (actual_sizes or {}).get(group)
+        estimated = sum(variables[n].size_bytes for n in group if n in variables)
+        if actual is not None and estimated > 0:
+            factor = actual / estimated
+            for name in group & variables.keys():
+                info = variables[name]
+                variables[name] = VariableInfo(
+                    name, max(0, round(info.size_bytes * factor)), info.unserializable
+                )
     plan = solve_plan(graph, variables, groups, costs, mode=mode, forbidden=changed_inputs(graph))
     return PlannedSession(plan, tuple(groups), variables, digests)
 
@@ -180,6 +194,7 @@ def take_checkpoint(
     verdicts: SerializabilityCache | None = None,
     extra_metadata: Mapping[str, Any] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
+    actual_sizes: Mapping[frozenset[str], int] | None = None,
 ) -> CheckpointResult:
     """Plan and write a checkpoint of the session.
 
@@ -197,7 +212,13 @@ def take_checkpoint(
     notes: list[str] = []
     for _ in range(MAX_REPLANS):
         session = plan_session(
-            ns, graph, costs, mode=mode, verdicts=verdicts, forced_unserializable=forced
+            ns,
+            graph,
+            costs,
+            mode=mode,
+            verdicts=verdicts,
+            forced_unserializable=forced,
+            actual_sizes=actual_sizes,
         )
         plan = session.plan
         specs = [

@@ -31,6 +31,9 @@ __all__ = ["ElasticSession", "SessionSettings"]
 
 log = logging.getLogger(__name__)
 
+# Checkpoints smaller than this say little about the store's bandwidth.
+LEARN_MIN_BYTES = 8 * 2**20
+
 
 @dataclass(slots=True)
 class SessionSettings:
@@ -73,6 +76,7 @@ class ElasticSession:
         self._stores: dict[str, CheckpointStore] = {}
         self._bandwidths: dict[str, tuple[float, float]] = {}
         self._verdicts: SerializabilityCache | None = None
+        self._actual_sizes: dict[frozenset[str], int] = {}
         # fsync every write; autosave children skip it (see autosave_checkpoint).
         self._durable = True
         self.last_checkpoint: CheckpointResult | None = None
@@ -118,6 +122,16 @@ class ElasticSession:
             self.ns, self.recorder.graph, costs, mode=mode_name, verdicts=self.verdicts
         )
 
+    def _learn_from(self, result: CheckpointResult, store: CheckpointStore) -> None:
+        """Refine the cost model with what the checkpoint really took: each group's actual
+        size, and the write bandwidth actually seen (once enough bytes went out to mean it)."""
+        self._actual_sizes = {frozenset(g.names): g.size for g in result.manifest.groups}
+        written = result.bytes_stored
+        if written >= LEARN_MIN_BYTES and result.seconds > 0 and store.url in self._bandwidths:
+            old_write, read = self._bandwidths[store.url]
+            seen = written / result.seconds  # includes planning: a lower bound
+            self._bandwidths[store.url] = ((old_write + seen) / 2, read)
+
     @property
     def verdicts(self) -> SerializabilityCache:
         if self._verdicts is None:
@@ -147,8 +161,10 @@ class ElasticSession:
             mode=mode_name,
             verdicts=self.verdicts,
             progress=progress,
+            actual_sizes=self._actual_sizes,
         )
         self.last_checkpoint = result
+        self._learn_from(result, store)
         if self._durable and self.on_explicit is not None:
             self.on_explicit()
         return result
@@ -291,6 +307,12 @@ class ElasticSession:
         )
         self.recorder.replace_graph(report.graph)
         self.last_restore = report
+        loaded_bytes = sum(g.size for g in manifest.groups)
+        if loaded_bytes >= LEARN_MIN_BYTES and report.load_seconds > 0:
+            if store.url in self._bandwidths:
+                write, old_read = self._bandwidths[store.url]
+                seen = loaded_bytes / report.load_seconds
+                self._bandwidths[store.url] = (write, (old_read + seen) / 2)
         if self.on_explicit is not None:
             self.on_explicit()
         return report
