@@ -46,7 +46,7 @@ def wait_for_autosaves(kc: BlockingKernelClient, written: int) -> dict[str, Any]
 def cell(i: int) -> str:
     if i == 0:
         return "import time\nlog = []\nalias = log\nsquares = {}\nstep = -1"
-    return f"time.sleep(0.15)\nlog.append({i})\nsquares[{i}] = {i * i}\nstep = {i}"
+    return f"time.sleep(0.3)\nlog.append({i})\nsquares[{i}] = {i * i}\nstep = {i}"
 
 
 @pytest.mark.slow
