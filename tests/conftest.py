@@ -78,7 +78,8 @@ def s3_endpoint() -> Iterator[str]:
             fs = s3fs.S3FileSystem(
                 client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True
             )
-            fs.mkdir("bucket")
+            # moto keeps its state per process: another module's server may have made it.
+            fs.makedirs("bucket", exist_ok=True)
             yield endpoint
         finally:
             server.stop()

@@ -55,10 +55,12 @@ def test_checkpoint_plan_restore(comm: tuple[BlockingKernelClient, str], tmp_pat
     assert plan["ok"], plan
     assert "comm_data" in plan["result"]["text"]
     assert plan["result"]["html"].startswith("<")
-    saved = request(kc, comm_id, {"op": "checkpoint", "url": str(tmp_path)})
+    # store-all: whether a cheap list is stored or recomputed depends on the disk's speed.
+    saved = request(kc, comm_id, {"op": "checkpoint", "url": str(tmp_path), "mode": "store-all"})
     assert saved["ok"], saved
-    assert "comm_data" in saved["result"]["stored"]
-    assert "comm_gen" in saved["result"]["recomputed"]
+    assert "status_var" in saved["result"]["stored"]
+    # The generator iterates over comm_data: linked, so both are recomputed together.
+    assert {"comm_gen", "comm_data"} <= set(saved["result"]["recomputed"])
     execute(kc, "comm_data.append(99)")
     restored = request(kc, comm_id, {"op": "restore", "url": str(tmp_path)})
     assert restored["ok"], restored
