@@ -50,7 +50,9 @@ def test_status(comm: tuple[BlockingKernelClient, str]) -> None:
 
 def test_checkpoint_plan_restore(comm: tuple[BlockingKernelClient, str], tmp_path: Any) -> None:
     kc, comm_id = comm
-    execute(kc, "comm_data = list(range(10))\ncomm_gen = (i for i in comm_data)")
+    execute(
+        kc, "comm_plain = {'k': 1}\ncomm_data = list(range(10))\ncomm_gen = (i for i in comm_data)"
+    )
     plan = request(kc, comm_id, {"op": "plan", "url": str(tmp_path)})
     assert plan["ok"], plan
     assert "comm_data" in plan["result"]["text"]
@@ -58,7 +60,7 @@ def test_checkpoint_plan_restore(comm: tuple[BlockingKernelClient, str], tmp_pat
     # store-all: whether a cheap list is stored or recomputed depends on the disk's speed.
     saved = request(kc, comm_id, {"op": "checkpoint", "url": str(tmp_path), "mode": "store-all"})
     assert saved["ok"], saved
-    assert "status_var" in saved["result"]["stored"]
+    assert "comm_plain" in saved["result"]["stored"]
     # The generator iterates over comm_data: linked, so both are recomputed together.
     assert {"comm_gen", "comm_data"} <= set(saved["result"]["recomputed"])
     execute(kc, "comm_data.append(99)")
