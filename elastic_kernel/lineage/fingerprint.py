@@ -124,8 +124,6 @@ class _FingerprintPickler(pickle.Pickler):
             return NotImplemented if obj is _token else self._reduce_function(obj)
         if cls is types.CodeType:
             return self._reduce_code(obj)
-        if cls is set or cls is frozenset:
-            return self._reduce_set(obj)
         if cls is types.ModuleType:
             return _token, ("module", obj.__name__)
         if cls is types.CellType:
@@ -195,9 +193,15 @@ class _FingerprintPickler(pickle.Pickler):
     def _reduce_code(code: types.CodeType) -> Any:
         return _token, ("code", _code_digest(code))
 
-    def _reduce_set(self, items: set[object] | frozenset[object]) -> Any:
-        # Iteration order of a set of str changes with the process's hash seed: order the
-        # elements by their own fingerprints instead.
+    def persistent_id(self, obj: Any) -> Any:
+        # Exact sets never reach reducer_override (pickle's fast path), but they do reach
+        # persistent_id. Their iteration order changes with the process's hash seed (sets of
+        # str), so they are described by their elements' sorted fingerprints instead.
+        if type(obj) is set or type(obj) is frozenset:
+            return self._describe_set(obj)
+        return None
+
+    def _describe_set(self, items: set[object] | frozenset[object]) -> Any:
         digests = []
         for item in items:
             digest = fingerprint(item, max_bytes=max(0, self._sink.remaining))
@@ -205,9 +209,13 @@ class _FingerprintPickler(pickle.Pickler):
                 raise _Budget
             self._sink.charge(len(digest))
             digests.append(digest)
-        return _token, (type(items).__name__, tuple(sorted(digests)))
+        return (type(items).__name__, tuple(sorted(digests)))
 
     def _reduce_function(self, fn: types.FunctionType) -> Any:
+        if fn.__module__ != "__main__":
+            # A library function: its closures and defaults hold process-specific state
+            # (decorator caches); users do not edit it, so its name is its value.
+            return _token, ("function", fn.__module__, fn.__qualname__)
         cells = tuple(_cell_contents(c) for c in fn.__closure__ or ())
         state = (fn.__code__, fn.__defaults__, fn.__kwdefaults__, cells, fn.__dict__ or None)
         return _token, ("function", fn.__module__, fn.__qualname__), state

@@ -10,6 +10,7 @@ import gc
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,11 @@ _EXTENSION_ATTRS = ("_ndarray", "_data", "_mask", "_codes", "_left", "_right")
     _CLASS,
     _OBJECT,
     _TENSOR,
-) = range(14)
+    _WEAKREF,
+) = range(15)
+
+_WEAK_TYPES = (weakref.ReferenceType, weakref.ProxyType, weakref.CallableProxyType)
+_WEAKLY_REFERENCED = frozenset({_OBJECT, _CLASS, _FUNCTION, _TENSOR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +174,10 @@ class _Walker:
             return _METHOD
         if cls is types.CellType:
             return _CELL
-        if cls.__module__ == "weakref" or cls.__name__ in ("ReferenceType", "ProxyType"):
-            return _ATOM
+        if issubclass(cls, _WEAK_TYPES):
+            return _WEAKREF
+        if cls.__module__ == "weakref" and cls.__name__ in ("ReferenceType", "ProxyType"):
+            return _WEAKREF
         return _OBJECT
 
     def walk(self, root: object) -> tuple[set[int], list[tuple[int, int]], bool]:
@@ -214,9 +221,17 @@ class _Walker:
                 self._push_array(obj, stack, bounds)
             elif kind == _TENSOR:
                 self._push_tensor(obj, stack, bounds)
+            elif kind == _WEAKREF:
+                # A weak reference links to what it refers to: they must come back together,
+                # or it would refer to a copy that nothing keeps alive.
+                if isinstance(obj, weakref.ReferenceType):
+                    stack.append(obj())
             else:
                 budget -= self._push_other(obj, cls, kind, stack)
             seen.add(ident)
+            if kind in _WEAKLY_REFERENCED and weakref.getweakrefcount(obj):
+                # Proxies cannot be followed to their referent; the referent names them.
+                seen.update(id(ref) for ref in weakref.getweakrefs(obj))
         return seen, bounds, True
 
     def _push_items(self, items: Collection[object], stack: list[object]) -> int:

@@ -224,6 +224,10 @@ def _unsafe_reason(obj: object) -> str | None:
     if isinstance(obj, io.IOBase) and not isinstance(obj, io.BytesIO | io.StringIO):
         name = getattr(obj, "name", None)
         return f"open file {name!r}" if name is not None else "open file or stream"
+    if isinstance(obj, memoryview):
+        # Picklers save it as bytes: the restored value would have another type and would
+        # no longer see the memory of the object it views.
+        return "memoryview (a window on another object's memory)"
     if isinstance(obj, socket.socket):
         return "socket connection"
     if isinstance(obj, sqlite3.Connection | sqlite3.Cursor):

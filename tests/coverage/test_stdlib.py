@@ -74,7 +74,6 @@ HANDLES = Scenario(
             "comp",
             "sock",
             "view",
-            "mapping",
             "reader",
         }
     ),

@@ -65,9 +65,7 @@ def restores_equal(kernel: Kernel, store_dir: Path, url: str) -> None:
 
 
 @pytest.mark.slow
-def test_interrupt_during_a_cell_and_a_checkpoint(
-    kernel: Kernel, store_dir: Path, tally: Counter[str]
-) -> None:
+def test_interrupt_during_a_cell(kernel: Kernel, store_dir: Path, tally: Counter[str]) -> None:
     kc = kernel.kc
     msg_id = kc.execute("import time\npartial = [1]\ntime.sleep(30)\nnever = 1")
     wait_busy(kc, msg_id)
@@ -82,18 +80,43 @@ def test_interrupt_during_a_cell_and_a_checkpoint(
     executions = get_graph(kc)["executions"]
     interrupted = [e for e in executions if "time.sleep(30)" in e["code"]]
     assert len(interrupted) == 1 and not interrupted[0]["ok"], interrupted
+    assert kernel.value("after") == [1, 2]
+    url = checkpoint_url(kernel.ok("%checkpoint"))
+    restores_equal(kernel, store_dir, url)
 
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    raises=(AssertionError, queue.Empty),
+    reason=(
+        "BUG: SIGINT during %checkpoint (big = np.random.default_rng(1).random(10_000_000); "
+        "%checkpoint --mode store-all; interrupt 0-200 ms after busy) either (a) kills the "
+        "kernel with SIGABRT (exit -6, the whole session lost; the checkpoint's thread pool in "
+        "elastic_kernel/store/_writer.py write_group or native code is interrupted), or (b) "
+        "logs 'KeyboardInterrupt caught in kernel' and never sends the execute_reply (the "
+        "frontend waits forever): the interrupt landed in ElasticKernel.do_execute's own work "
+        "(elastic_kernel/kernel.py: autosaver.wait_until_warm / recording) outside run_cell. "
+        "Seen in 2 of 3 runs of 5 interrupts; this test makes 15."
+    ),
+)
+def test_interrupt_during_a_checkpoint(
+    kernel: Kernel, store_dir: Path, tally: Counter[str]
+) -> None:
+    kc = kernel.kc
     # A checkpoint long enough to be interrupted in the middle (store-all writes ~80 MB).
     kernel.ok("import numpy as np\nbig = np.random.default_rng(1).random(10_000_000)")
-    for delay in (0.0, 0.05, 0.2):
+    for trial in range(15):
+        delay = (0.0, 0.02, 0.05, 0.1, 0.2)[trial % 5]
         msg_id = kc.execute("%checkpoint --mode store-all")
         wait_busy(kc, msg_id)
         time.sleep(delay)
         kernel.km.interrupt_kernel()
-        interrupted = wait_reply(kc, msg_id)["content"]
+        wait_reply(kc, msg_id, timeout=20)
         tally["interrupts"] += 1
-        after = kernel.run("1 + 1")
-        assert after.ok, (delay, interrupted.get("ename"), after.error and after.error["ename"])
+        assert kernel.km.is_alive(), f"kernel died (exit {kernel.km.provisioner.process.poll()})"  # type: ignore[union-attr]
+        after = kernel.run("1 + 1", timeout=20)
+        assert after.ok, (delay, after.error and after.error["ename"])
     url = checkpoint_url(kernel.ok("%checkpoint"))
     assert verify_cli(url).returncode == 0
     restores_equal(kernel, store_dir, url)
@@ -175,11 +198,3 @@ def test_memory_stays_flat_over_many_cells(kernel: Kernel, tally: Counter[str]) 
     assert per_cell_graph < 4096, samples
     # Values are overwritten in place: anything beyond a few KB per cell is a leak.
     assert per_cell_rss < 16 * 1024, samples
-
-
-def _drain(kc: BlockingKernelClient) -> None:
-    while True:
-        try:
-            kc.get_iopub_msg(timeout=0.05)
-        except queue.Empty:
-            return
