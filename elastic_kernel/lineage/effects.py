@@ -253,7 +253,7 @@ class EffectWatcher:
                 effects.append(f"{_TWO_PATH_EVENTS[event]} {source} to {target}")
             elif event in _PROCESS_EVENTS:
                 effects.append(_describe_process(event, args))
-            else:
+            elif not _is_private_database(event, args):
                 effects.append(_describe_other(event, args))
         if recorder.overflow:
             effects.append(f"{recorder.overflow} more events not recorded")
@@ -270,6 +270,18 @@ class EffectWatcher:
             if found is not None:
                 inputs.append(found)
         return inputs
+
+
+def _is_private_database(event: str, args: tuple[object, ...]) -> bool:
+    """An in-memory sqlite database lives and dies with its connection: no external effect."""
+    if event != "sqlite3.connect" or not args:
+        return False
+    target = args[0]
+    if isinstance(target, bytes):
+        target = target.decode(errors="replace")
+    return isinstance(target, str) and (
+        target in ("", ":memory:") or target.startswith("file::memory:")
+    )
 
 
 def _transient_files(events: Iterable[tuple[str, tuple[object, ...]]], cwd: str) -> set[str]:

@@ -199,3 +199,15 @@ def test_removing_a_file_that_existed_is_a_side_effect(tmp_path: Path) -> None:
     with watcher.watch() as rec:
         os.remove(path)
     assert any("removed" in e for e in rec.effects.side_effects)
+
+
+def test_in_memory_sqlite_is_not_a_side_effect(tmp_path: Path) -> None:
+    import sqlite3
+
+    watcher = EffectWatcher()
+    with watcher.watch() as rec:
+        sqlite3.connect(":memory:").close()
+    assert rec.effects.side_effects == ()
+    with watcher.watch() as rec:
+        sqlite3.connect(str(tmp_path / "db.sqlite")).close()
+    assert any("sqlite3.connect" in e for e in rec.effects.side_effects)
