@@ -1,0 +1,3 @@
+"""One driver per checkpoint/restore method, all measured the same way by ``benchmarks/run.py``."""
+
+from __future__ import annotations
