@@ -224,6 +224,25 @@ class _FsspecBackend:
                 self.fs.rm(path, recursive=True)
 
 
+FILE_MODE = 0o664
+DIR_MODE = 0o775
+
+
+def _makedirs_private(directory: str) -> None:
+    """``os.makedirs`` whose every new level is at most ``DIR_MODE`` (never o+w)."""
+    missing: list[str] = []
+    current = os.path.abspath(directory)
+    while current and not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(level, DIR_MODE)
+
+
 class _LocalBackend(_FsspecBackend):
     """Local disk: write to a temporary name, fsync, then rename over the final name.
 
@@ -249,9 +268,11 @@ class _LocalBackend(_FsspecBackend):
         directory, name = os.path.split(path)
         temp = os.path.join(directory, f"{TEMP_PREFIX}{secrets.token_hex(4)}-{name}")
         with store_errors("writing", path):
-            os.makedirs(directory, exist_ok=True)
+            _makedirs_private(directory)
             try:
-                with open(temp, "xb", buffering=0) as file:
+                # Never world-writable, whatever the umask (a checkpoint is code to load).
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+                with open(fd, "wb", buffering=0) as file:
                     for chunk in chunks:
                         view = memoryview(chunk)
                         # A raw file may write less than asked; loop until the chunk is out.

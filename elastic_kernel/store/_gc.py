@@ -80,7 +80,16 @@ def gc_session(
     complete, incomplete = complete_checkpoint_ids(backend, session_dir)
     drop = complete[: max(len(complete) - keep, 0)]
     kept = complete[len(drop) :]
-    stale = [i for i in incomplete if kept and i < kept[-1]]
+    # An incomplete directory may be another process's write still under way: only take
+    # those that stopped changing long ago.
+    now = time.time()
+    stale = [
+        i
+        for i in incomplete
+        if kept
+        and i < kept[-1]
+        and now - (backend.mtime(posixpath.join(session_dir, i)) or now) >= min_blob_age
+    ]
     removed: list[str] = []
     for ckpt_id in drop:
         ckpt_dir = posixpath.join(session_dir, ckpt_id)

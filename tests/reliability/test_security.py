@@ -14,18 +14,6 @@ from tests.reliability.helpers import Kernel, checkpoint_url
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: under umask 000 every checkpoint file and directory is world-writable (blobs and "
-        "manifest.json 0o666, session/checkpoint/blobs/.probe dirs 0o777), so any local user "
-        "can tamper with blobs (caught by checksums) or plant files. Repro: os.umask(0) in a "
-        "cell, then %checkpoint. Fault: elastic_kernel/store/_backend.py (_LocalBackend "
-        "write_blob/mkdir and the probe in _probe.py) create with the raw umask; mask o+w "
-        "off (os.fchmod / mode & ~0o002)."
-    ),
-)
 def test_key_is_private_and_checkpoints_never_world_writable(
     store_dir: Path, tally: Counter[str]
 ) -> None:
