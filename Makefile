@@ -42,7 +42,7 @@ coverage: install
 	$(PY) tools/coverage_matrix.py
 
 soak: install
-	ELASTIC_SOAK=1 $(PY) -m pytest tests/reliability -p no:cacheprovider
+	bash tools/soak.sh
 
 # Rebuild the JupyterLab extension from labextension/ (needs node >= 18 and the npm registry);
 # the build is committed under elastic_kernel/labextension, so installing needs no node.

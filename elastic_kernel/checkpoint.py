@@ -6,11 +6,14 @@ the CLI call :func:`take_checkpoint` and :func:`plan_session`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +52,38 @@ log = logging.getLogger(__name__)
 # Fingerprints recorded for post-restore verification: hash everything (memory speed).
 VERIFY_MAX_BYTES = 1 << 62
 MAX_REPLANS = 8
+# How long finding out whether one object pickles may take.
+VERDICT_SECONDS = 10.0
+
+
+class _TimeLimit(BaseException):
+    """Raised by the alarm of :func:`_time_limit`; a BaseException so that the broad
+    ``except Exception`` of pickling fallbacks cannot swallow it and try again."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt Python code running longer than ``seconds`` with :class:`_TimeLimit`.
+
+    Only in the main thread and when nobody else uses SIGALRM; elsewhere it does nothing.
+    """
+    usable = threading.current_thread() is threading.main_thread() and signal.getsignal(
+        signal.SIGALRM
+    ) in (signal.SIG_DFL, signal.SIG_IGN, None)
+    if not usable:
+        yield
+        return
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class SerializabilityCache:
@@ -63,7 +98,14 @@ class SerializabilityCache:
     def verdict(self, obj: object, digest: bytes | None) -> str | None:
         key = (id(obj), digest)
         if digest is None or key not in self._verdicts:
-            self._verdicts[key] = find_unserializable(obj)
+            try:
+                with _time_limit(VERDICT_SECONDS):
+                    self._verdicts[key] = find_unserializable(obj)
+            except _TimeLimit:
+                self._verdicts[key] = (
+                    f"pickling it did not finish within {VERDICT_SECONDS:g} s (a __reduce__ "
+                    "that hangs or an enormous object graph)"
+                )
         return self._verdicts[key]
 
     def mark(self, obj: object, digest: bytes | None, reason: str) -> None:
@@ -143,10 +185,20 @@ def plan_session(
         warnings.simplefilter("ignore")
         for name in names:
             obj = ns[name]
-            digest = fingerprint(obj, max_bytes=VERIFY_MAX_BYTES)
+            try:
+                with _time_limit(VERDICT_SECONDS):
+                    size = estimate_size(obj)
+                    digest = fingerprint(obj, max_bytes=VERIFY_MAX_BYTES)
+            except _TimeLimit:
+                # Sizing a library object may run its own pickling: one that hangs makes the
+                # variable unserializable rather than the checkpoint endless.
+                digests[name] = None
+                late = f"sizing it did not finish within {VERDICT_SECONDS:g} s"
+                variables[name] = VariableInfo(name, 0, forced.get(name) or late)
+                continue
             digests[name] = digest
-            reason = forced.get(name) or verdicts.verdict(obj, digest)
-            variables[name] = VariableInfo(name, estimate_size(obj), reason)
+            verdict = forced.get(name) or verdicts.verdict(obj, digest)
+            variables[name] = VariableInfo(name, size, verdict)
     for group in groups:
         actual = (actual_sizes or {}).get(group)
         estimated = sum(variables[n].size_bytes for n in group if n in variables)

@@ -207,20 +207,31 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         cell_meta: dict[str, Any] | None = None,
         cell_id: str | None = None,
     ) -> dict[str, Any]:
-        self.autosaver.wait_until_warm()
-        transformed = self._transform(code)
-        if not self._checked_previous_process:
-            self._checked_previous_process = True
-            # A first `%restore` or `%checkpoint` already says what the user wants.
-            if not is_tooling_cell(transformed):
-                self._look_for_previous_process()
-        if self.pending_restore is not None:
-            self._restore_pending()
-        # Completions, widgets, frontend helpers and the kernel's own magics are not part of
-        # the notebook's history.
-        is_recorded = not (silent or not store_history or is_tooling_cell(transformed))
+        is_recorded = False
+        pending: PendingExecution | None = None
+        transformed = code
+        try:
+            self.autosaver.wait_until_warm()
+            transformed = self._transform(code)
+            if not self._checked_previous_process:
+                self._checked_previous_process = True
+                # A first `%restore` or `%checkpoint` already says what the user wants.
+                if not is_tooling_cell(transformed):
+                    self._look_for_previous_process()
+            if self.pending_restore is not None:
+                self._restore_pending()
+            # Completions, widgets, frontend helpers and the kernel's own magics are not part
+            # of the notebook's history.
+            is_recorded = not (silent or not store_history or is_tooling_cell(transformed))
+            pending = self._start_recording(transformed, cell_id) if is_recorded else None
+        except KeyboardInterrupt:
+            # An interrupt meant for the cell arrived before it started: every execute request
+            # must still get its reply, so run it unrecorded (IPython handles the interrupt).
+            self.log.warning("elastic: interrupted before the cell; it is not recorded")
+            if pending is not None:
+                self.recorder.abandon(pending)
+            is_recorded, pending = False, None
         started = time.perf_counter()
-        pending = self._start_recording(transformed, cell_id) if is_recorded else None
         reply: dict[str, Any] = await super().do_execute(
             code,
             silent,
@@ -232,9 +243,16 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         )
         if is_recorded:
             duration = time.perf_counter() - started
-            self._finish_recording(pending, code, cell_id, reply, duration)
             try:
+                self._finish_recording(pending, code, cell_id, reply, duration)
                 self.autosaver.after_cell(len(self.recorder.graph) - 1)
+            except KeyboardInterrupt:
+                self.log.warning("elastic: interrupted while recording a finished cell")
+                if pending is not None:
+                    self.recorder.abandon(pending)
+                self.recorder.record_unknown(
+                    transformed, ok=False, duration=duration, reason="interrupted"
+                )
             except Exception:
                 # Durability is best effort; the user's cell already ran.
                 self.log.warning("elastic: autosave could not start", exc_info=True)

@@ -25,12 +25,14 @@ if TYPE_CHECKING:
     from elastic_kernel.lineage import CellRecorder
     from elastic_kernel.planner import CostModel
     from elastic_kernel.restore import RestoreReport, RunCell
-    from elastic_kernel.store import CheckpointStore, Manifest, ProgressEvent
+    from elastic_kernel.store import CheckpointRef, CheckpointStore, Manifest, ProgressEvent
 
 __all__ = ["ElasticSession", "SessionSettings"]
 
 log = logging.getLogger(__name__)
 
+# Autosaves of session K are kept under session key K + this suffix.
+AUTOSAVE_SUFFIX = ".auto"
 # Checkpoints smaller than this say little about the store's bandwidth.
 LEARN_MIN_BYTES = 8 * 2**20
 
@@ -146,6 +148,7 @@ class ElasticSession:
         url: str | None = None,
         mode: str = "balanced",
         progress: Callable[[ProgressEvent], None] | None = None,
+        session_key: str | None = None,
     ) -> CheckpointResult:
         """Plan and write a checkpoint of the namespace to ``url`` (default: the store)."""
         from elastic_kernel.checkpoint import take_checkpoint
@@ -156,7 +159,7 @@ class ElasticSession:
             self.ns,
             self.recorder.graph,
             store,
-            self.settings.session_key,
+            session_key or self.settings.session_key,
             self.cost_model(store, alpha),
             mode=mode_name,
             verdicts=self.verdicts,
@@ -235,7 +238,9 @@ class ElasticSession:
         # survives: no fsync, so autosaves keep up with the cells. Explicit checkpoints and
         # restarts with state do fsync.
         self._durable = False
-        result = self.checkpoint()
+        # Autosaves keep their own last few checkpoints (a session key of their own), so they
+        # never prune the checkpoints the user took on purpose.
+        result = self.checkpoint(session_key=self.autosave_key)
         return {
             "checkpoint_id": result.manifest.checkpoint_id,
             "url": result.manifest.url,
@@ -243,17 +248,31 @@ class ElasticSession:
             "seconds": result.seconds,
         }
 
+    @property
+    def autosave_key(self) -> str:
+        return f"{self.settings.session_key[:120]}{AUTOSAVE_SUFFIX}"
+
     def local_session_dir(self) -> str | None:
         """This session's folder in a local store, if it exists (a cheap check: no imports)."""
         store = self.settings.store
         if "://" in store and not store.startswith("file://"):
             return None
-        path = os.path.join(store.removeprefix("file://"), self.settings.session_key)
-        return path if os.path.isdir(path) else None
+        for key in (self.settings.session_key, self.autosave_key):
+            path = os.path.join(store.removeprefix("file://"), key)
+            if os.path.isdir(path):
+                return path
+        return None
+
+    def _latest_ref(self, store: CheckpointStore) -> CheckpointRef | None:
+        """The newest of this session's checkpoints, explicit or autosaved (ids sort by
+        time)."""
+        refs = [store.latest(key) for key in (self.settings.session_key, self.autosave_key)]
+        found = [ref for ref in refs if ref is not None]
+        return max(found, key=lambda ref: ref.checkpoint_id) if found else None
 
     def latest_checkpoint_url(self) -> str | None:
         """The newest complete checkpoint of this session in the configured store."""
-        ref = self.open_store().latest(self.settings.session_key)
+        ref = self._latest_ref(self.open_store())
         return None if ref is None else ref.url
 
     def find_checkpoint(self, url: str | None = None, *, trust: bool = False) -> Manifest:
@@ -264,7 +283,7 @@ class ElasticSession:
         """
         store = self.open_store(url)
         key = self.settings.session_key
-        ref = store.latest(key)
+        ref = self._latest_ref(store)
         if ref is not None:
             return store.open(ref, trust=trust)
         if url is not None:
@@ -273,10 +292,13 @@ class ElasticSession:
             except CheckpointNotFound:
                 pass
         sessions = store.list_sessions()
+        # One notebook's explicit and autosaved checkpoints count as one session.
+        sessions = sorted({name.removesuffix(AUTOSAVE_SUFFIX) for name in sessions})
         if len(sessions) == 1:
-            only = store.latest(sessions[0])
-            if only is not None:
-                return store.open(only, trust=trust)
+            candidates = [store.latest(sessions[0]), store.latest(sessions[0] + AUTOSAVE_SUFFIX)]
+            found = [ref for ref in candidates if ref is not None]
+            if found:
+                return store.open(max(found, key=lambda r: r.checkpoint_id), trust=trust)
         where = url or self.settings.store
         if not sessions:
             raise CheckpointNotFound(f"no checkpoint in {where} (run %checkpoint first)")

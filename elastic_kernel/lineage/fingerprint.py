@@ -148,8 +148,10 @@ class _FingerprintPickler(pickle.Pickler):
     def _is_plain_class(self, cls: type) -> bool:
         plain = self._plain.get(cls)
         if plain is None:
+            # A notebook class is hashed from its state even when it defines __reduce__:
+            # monitoring must never run user pickling code (it could print, hang or mutate).
             plain = self._plain[cls] = (
-                _has_default_reduce(cls)
+                (_has_default_reduce(cls) or cls.__module__ == "__main__")
                 and _is_plain_class(cls, self._slot_names(cls))
                 and not _has_library_getstate(cls)
             )

@@ -67,7 +67,8 @@ def test_autosave_runs_in_the_background(tmp_path: Path) -> None:
         assert status(kc)["autosave"]["started"] == before
     finally:
         stop_kernel(km, kc)
-    assert list((tmp_path / "store" / "bg").glob("*/manifest.json"))
+    # Autosaves live beside the explicit checkpoints, under a key of their own.
+    assert list((tmp_path / "store" / "bg.auto").glob("*/manifest.json"))
 
 
 def kill_during_run(store: Path, session: str, rng: random.Random) -> int:

@@ -87,7 +87,9 @@ def test_interrupt_during_a_cell(kernel: Kernel, store_dir: Path, tally: Counter
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True,
+    # Not strict: whether an interrupt lands in the fragile window depends on timing, so the
+    # test can pass by luck; it must not fail CI when it does (open bug, see the reason).
+    strict=False,
     raises=(AssertionError, queue.Empty),
     reason=(
         "BUG: SIGINT during %checkpoint (big = np.random.default_rng(1).random(10_000_000); "
