@@ -166,20 +166,16 @@ ORACLE_EXPRESSION = (
 )
 
 
-def describe_session(kc: BlockingKernelClient) -> dict[str, Any]:
-    """The oracle's description of the kernel's namespace (values and aliasing).
-
-    Runs as a silent request with a user expression, so the kernel does not record it.
-    """
-    import ast
-
+def evaluate_silently(kc: BlockingKernelClient, expressions: dict[str, str]) -> dict[str, Any]:
+    """Evaluate user expressions in a silent request (the kernel records nothing); the raw
+    ``user_expressions`` results by name."""
     msg = kc.session.msg(
         "execute_request",
         {
             "code": "",
             "silent": True,
             "store_history": False,
-            "user_expressions": {"oracle": ORACLE_EXPRESSION},
+            "user_expressions": dict(expressions),
             "allow_stdin": False,
             "stop_on_error": False,
         },
@@ -188,7 +184,17 @@ def describe_session(kc: BlockingKernelClient) -> dict[str, Any]:
     reply = kc.get_shell_msg(timeout=TIMEOUT)
     while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
         reply = kc.get_shell_msg(timeout=TIMEOUT)
-    result = reply["content"]["user_expressions"]["oracle"]
+    return dict(reply["content"]["user_expressions"])
+
+
+def describe_session(kc: BlockingKernelClient) -> dict[str, Any]:
+    """The oracle's description of the kernel's namespace (values and aliasing).
+
+    Runs as a silent request with a user expression, so the kernel does not record it.
+    """
+    import ast
+
+    result = evaluate_silently(kc, {"oracle": ORACLE_EXPRESSION})["oracle"]
     if result.get("status") != "ok":
         raise AssertionError(f"oracle failed in the kernel: {result}")
     data: dict[str, Any] = json.loads(ast.literal_eval(result["data"]["text/plain"]))

@@ -20,7 +20,14 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
 from tests.oracle import compare
-from tests.utils import TIMEOUT, ExecResult, describe_session, execute, start_kernel, stop_kernel
+from tests.utils import (
+    ExecResult,
+    describe_session,
+    evaluate_silently,
+    execute,
+    start_kernel,
+    stop_kernel,
+)
 
 STORED, RECOMPUTED, UNSUPPORTED, UNCHECKED = "stored", "recomputed", "unsupported", "unchecked"
 
@@ -69,23 +76,9 @@ def _evaluate(kc: BlockingKernelClient, expressions: Mapping[str, str]) -> dict[
     """Evaluate expressions as silent user expressions (not recorded by the kernel)."""
     if not expressions:
         return {}
-    msg = kc.session.msg(
-        "execute_request",
-        {
-            "code": "",
-            "silent": True,
-            "store_history": False,
-            "user_expressions": dict(expressions),
-            "allow_stdin": False,
-            "stop_on_error": False,
-        },
-    )
-    kc.shell_channel.send(msg)
-    reply = kc.get_shell_msg(timeout=TIMEOUT)
-    while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
-        reply = kc.get_shell_msg(timeout=TIMEOUT)
+    results = evaluate_silently(kc, dict(expressions))
     out: dict[str, str] = {}
-    for key, result in reply["content"]["user_expressions"].items():
+    for key, result in results.items():
         if result.get("status") == "ok":
             out[key] = str(result["data"]["text/plain"])
         else:
