@@ -59,7 +59,7 @@ class _Progress:
             print(f"  … {text}", flush=True)
 
     def event(self, event: ProgressEvent) -> None:
-        from elastic_kernel.planner.explain import format_bytes
+        from elastic_kernel.units import format_bytes
 
         if event.stage == "write" and event.total_bytes:
             self.line(
@@ -97,7 +97,7 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         self._checkpoint(line)
 
     def _checkpoint(self, line: str) -> CheckpointResult | None:
-        from elastic_kernel.planner.explain import format_bytes
+        from elastic_kernel.units import format_bytes
 
         parser = _Parser(prog="%checkpoint", add_help=False)
         parser.add_argument("url", nargs="?")
@@ -270,7 +270,7 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         print(f"autosave {state}")
 
     def _status(self, args: list[str]) -> None:
-        from elastic_kernel.planner.explain import format_bytes
+        from elastic_kernel.units import format_bytes
 
         kernel = self.kernel
         recorder = kernel.recorder

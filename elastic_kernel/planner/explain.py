@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from elastic_kernel.lineage.graph import HistoryGraph
 from elastic_kernel.planner._history import History, cell_label
 from elastic_kernel.planner.plan import PlanTotals, ReplicationPlan, VariableDecision
+from elastic_kernel.units import format_bytes
 
 __all__ = ["format_bytes", "format_cells", "format_plan_html", "format_plan_text"]
 
@@ -18,16 +19,6 @@ _COLUMN_CAP = 40  # longer names and cell lists wrap inside their column; the la
 _MIN_LAST = 24
 _GAP = 2
 _NUMERIC_COLUMNS = frozenset({2, 3})
-
-
-def format_bytes(size: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _seconds(value: float) -> str:
