@@ -56,7 +56,10 @@ CELLS = [
     "assert False, 'assertion text'",
 ]
 
-TIME_LIKE = re.compile(r"\d+(\.\d+)?\s*(ns|µs|μs|us|ms|s|min)\b|\d+:\d+|Wall time|CPU times")
+# IPython prints durations like "4 µs", "1.2 ms" and, for tiny ones, "1e+03 ns".
+TIME_LIKE = re.compile(
+    r"\d+(\.\d+)?(e[+-]?\d+)?\s*(ns|µs|μs|us|ms|s|min)\b|\d+:\d+|Wall time|CPU times"
+)
 HEX_ADDRESS = re.compile(r"0x[0-9a-f]+")
 KERNEL_TMP = re.compile(r"ipykernel_\d+")
 
