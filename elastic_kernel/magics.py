@@ -273,23 +273,21 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         from elastic_kernel.units import format_bytes
 
         kernel = self.kernel
-        recorder = kernel.recorder
-        session = kernel.elastic
-        cells = len(recorder.graph)
-        per_cell = recorder.overhead_seconds / cells * 1000 if cells else 0.0
-        last = session.last_checkpoint
+        data = kernel.elastic.status()
+        data["autosave"] = kernel.autosaver.status()
+        if "--json" in args:
+            print(json.dumps(data, indent=1, default=str))
+            return
+        cells = data["cells"]
+        per_cell = data["overhead_seconds"] / cells * 1000 if cells else 0.0
+        last = data["last_checkpoint"]
         last_text = (
-            f"{last.manifest.checkpoint_id} ({format_bytes(last.bytes_stored)}, "
-            f"{last.seconds:.3f} s) at {last.manifest.url}"
+            f"{last['checkpoint_id']} ({format_bytes(last['bytes'])}, "
+            f"{last['seconds']:.3f} s) at {last['url']}"
             if last is not None
             else "none in this process"
         )
-        if "--json" in args:
-            data = session.status()
-            data["autosave"] = kernel.autosaver.status()
-            print(json.dumps(data, indent=1, default=str))
-            return
-        autosave = kernel.autosaver.status()
+        autosave = data["autosave"]
         autosave_text = (
             "off"
             if not autosave["enabled"]
@@ -304,11 +302,11 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             )
         )
         print(
-            f"store:           {session.settings.store}\n"
-            f"session key:     {session.settings.session_key}\n"
-            f"alpha:           {session.settings.alpha:g}\n"
-            f"cells:           {cells} recorded, {len(recorder.graph.live())} live variables\n"
-            f"overhead:        {recorder.overhead_seconds:.3f} s in all, "
+            f"store:           {data['store']}\n"
+            f"session key:     {data['session_key']}\n"
+            f"alpha:           {data['alpha']:g}\n"
+            f"cells:           {cells} recorded, {data['live_variables']} live variables\n"
+            f"overhead:        {data['overhead_seconds']:.3f} s in all, "
             f"{per_cell:.2f} ms per cell\n"
             f"last checkpoint: {last_text}\n"
             f"autosave:        {autosave_text}"

@@ -46,6 +46,11 @@ class SessionSettings:
     alpha: float = 1.0
 
 
+def _autosave_key(session_key: str) -> str:
+    # Session keys are at most 128 characters; the suffix must still fit.
+    return f"{session_key[:120]}{AUTOSAVE_SUFFIX}"
+
+
 def _parse(mode: str) -> tuple[str, float | None]:
     """A mode name or a number; plain ``balanced`` keeps the configured alpha."""
     from elastic_kernel.planner import parse_mode
@@ -250,7 +255,7 @@ class ElasticSession:
 
     @property
     def autosave_key(self) -> str:
-        return f"{self.settings.session_key[:120]}{AUTOSAVE_SUFFIX}"
+        return _autosave_key(self.settings.session_key)
 
     def local_session_dir(self) -> str | None:
         """This session's folder in a local store, if it exists (a cheap check: no imports)."""
@@ -263,16 +268,16 @@ class ElasticSession:
                 return path
         return None
 
-    def _latest_ref(self, store: CheckpointStore) -> CheckpointRef | None:
-        """The newest of this session's checkpoints, explicit or autosaved (ids sort by
-        time)."""
-        refs = [store.latest(key) for key in (self.settings.session_key, self.autosave_key)]
+    @staticmethod
+    def _latest_ref(store: CheckpointStore, session_key: str) -> CheckpointRef | None:
+        """The newest of a session's checkpoints, explicit or autosaved (ids sort by time)."""
+        refs = [store.latest(key) for key in (session_key, _autosave_key(session_key))]
         found = [ref for ref in refs if ref is not None]
         return max(found, key=lambda ref: ref.checkpoint_id) if found else None
 
     def latest_checkpoint_url(self) -> str | None:
         """The newest complete checkpoint of this session in the configured store."""
-        ref = self._latest_ref(self.open_store())
+        ref = self._latest_ref(self.open_store(), self.settings.session_key)
         return None if ref is None else ref.url
 
     def find_checkpoint(self, url: str | None = None, *, trust: bool = False) -> Manifest:
@@ -283,7 +288,7 @@ class ElasticSession:
         """
         store = self.open_store(url)
         key = self.settings.session_key
-        ref = self._latest_ref(store)
+        ref = self._latest_ref(store, key)
         if ref is not None:
             return store.open(ref, trust=trust)
         if url is not None:
@@ -295,10 +300,9 @@ class ElasticSession:
         # One notebook's explicit and autosaved checkpoints count as one session.
         sessions = sorted({name.removesuffix(AUTOSAVE_SUFFIX) for name in sessions})
         if len(sessions) == 1:
-            candidates = [store.latest(sessions[0]), store.latest(sessions[0] + AUTOSAVE_SUFFIX)]
-            found = [ref for ref in candidates if ref is not None]
-            if found:
-                return store.open(max(found, key=lambda r: r.checkpoint_id), trust=trust)
+            only = self._latest_ref(store, sessions[0])
+            if only is not None:
+                return store.open(only, trust=trust)
         where = url or self.settings.store
         if not sessions:
             raise CheckpointNotFound(f"no checkpoint in {where} (run %checkpoint first)")
