@@ -14,37 +14,21 @@ import time
 from pathlib import Path
 
 from _kernels import ROOT, isolated_jupyter, machine_description
-from jupyter_client.ioloop import AsyncIOLoopKernelManager
 
-from tests.kernel.test_restart import TIMEOUT, run_cell
+from tests.kernel.test_restart import restartable_kernel, run_cell
 
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 async def one_restart(store: Path, size_mb: int) -> dict[str, float]:
     env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_AUTOSAVE="0")
-    km = AsyncIOLoopKernelManager(kernel_name="elastic")
-    await km.start_kernel(env=env)
-    restarted = asyncio.Event()
-    km.add_restart_callback(restarted.set, "restart")
-    km.start_restarter()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        await kc.wait_for_ready(timeout=TIMEOUT)
-        await run_cell(kc, f"import numpy as np\nstate = np.random.rand({size_mb} * 2**17)")
+    async with restartable_kernel(env) as kernel:
+        await run_cell(kernel.kc, f"import numpy as np\nstate = np.random.rand({size_mb} * 2**17)")
         started = time.perf_counter()
-        await run_cell(kc, "%elastic restart")
-        await asyncio.wait_for(restarted.wait(), TIMEOUT)
-        kc.stop_channels()
-        kc = km.client()
-        kc.start_channels()
-        info_started = time.perf_counter()
-        kc.kernel_info()
-        await kc.get_shell_msg(timeout=TIMEOUT)
-        info = time.perf_counter() - info_started
+        await kernel.restart_with_state()
+        info = await kernel.kernel_info_seconds()
         first_started = time.perf_counter()
-        _, out = await run_cell(kc, "print(state.shape)")
+        _, out = await run_cell(kernel.kc, "print(state.shape)")
         first = time.perf_counter() - first_started
         assert "session restored" in out, out
         return {
@@ -52,10 +36,6 @@ async def one_restart(store: Path, size_mb: int) -> dict[str, float]:
             "first_cell_s": first,
             "total_s": time.perf_counter() - started,
         }
-    finally:
-        km.stop_restarter()
-        kc.stop_channels()
-        await km.shutdown_kernel(now=True)
 
 
 def main() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,47 +31,74 @@ async def run_cell(kc: Any, code: str) -> tuple[dict[str, Any], str]:
     return reply["content"], "".join(out)
 
 
-async def restart_with_state(store: Path) -> dict[str, Any]:
-    env = dict(os.environ, ELASTIC_STORE=str(store))
+class RestartableKernel:
+    """An elastic kernel under jupyter_client's auto-restarter, as Jupyter runs it."""
+
+    def __init__(self, km: AsyncIOLoopKernelManager, restarted: asyncio.Event) -> None:
+        self.km = km
+        self.kc: Any = km.client()
+        self.restarted = restarted
+
+    @property
+    def pid(self) -> int | None:
+        return self.km.provisioner.pid  # type: ignore[union-attr, no-any-return]
+
+    async def restart_with_state(self) -> tuple[dict[str, Any], str]:
+        """``%elastic restart``, wait for the restarter's new process, reconnect; the restart
+        cell's reply and output."""
+        reply, out = await run_cell(self.kc, "%elastic restart")
+        assert reply["status"] == "ok", out
+        await asyncio.wait_for(self.restarted.wait(), TIMEOUT)
+        self.kc.stop_channels()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        return reply, out
+
+    async def kernel_info_seconds(self) -> float:
+        started = time.perf_counter()
+        self.kc.kernel_info()
+        await self.kc.get_shell_msg(timeout=TIMEOUT)
+        return time.perf_counter() - started
+
+
+@contextlib.asynccontextmanager
+async def restartable_kernel(env: dict[str, str]) -> AsyncIterator[RestartableKernel]:
     km = AsyncIOLoopKernelManager(kernel_name="elastic")
     await km.start_kernel(env=env)
     restarted = asyncio.Event()
     km.add_restart_callback(restarted.set, "restart")
     km.start_restarter()
-    kc = km.client()
-    kc.start_channels()
+    kernel = RestartableKernel(km, restarted)
+    kernel.kc.start_channels()
     try:
-        await kc.wait_for_ready(timeout=TIMEOUT)
-        first_pid = km.provisioner.pid  # type: ignore[union-attr]
+        await kernel.kc.wait_for_ready(timeout=TIMEOUT)
+        yield kernel
+    finally:
+        km.stop_restarter()
+        kernel.kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+
+async def restart_with_state(store: Path) -> dict[str, Any]:
+    async with restartable_kernel(dict(os.environ, ELASTIC_STORE=str(store))) as kernel:
+        first_pid = kernel.pid
         await run_cell(
-            kc, "import numpy as np\nkept = np.arange(5)\nview = kept[1:]\nlabel = 'before'"
+            kernel.kc, "import numpy as np\nkept = np.arange(5)\nview = kept[1:]\nlabel = 'before'"
         )
-        await run_cell(kc, "gen = (i for i in range(3))")
-        reply, out = await run_cell(kc, "%elastic restart")
-        assert reply["status"] == "ok", out
-        await asyncio.wait_for(restarted.wait(), TIMEOUT)
-        kc.stop_channels()
-        kc = km.client()
-        kc.start_channels()
-        started = time.perf_counter()
-        kc.kernel_info()
-        await kc.get_shell_msg(timeout=TIMEOUT)
-        kernel_info_seconds = time.perf_counter() - started
+        await run_cell(kernel.kc, "gen = (i for i in range(3))")
+        await kernel.restart_with_state()
+        kernel_info_seconds = await kernel.kernel_info_seconds()
         reply, out = await run_cell(
-            kc,
+            kernel.kc,
             "import numpy as np\nprint(label, kept.tolist(), np.shares_memory(kept, view), list(gen))",
         )
         return {
             "first_pid": first_pid,
-            "second_pid": km.provisioner.pid,  # type: ignore[union-attr]
+            "second_pid": kernel.pid,
             "kernel_info_seconds": kernel_info_seconds,
             "reply": reply,
             "out": out,
         }
-    finally:
-        km.stop_restarter()
-        kc.stop_channels()
-        await km.shutdown_kernel(now=True)
 
 
 async def plain_restart(store: Path) -> str:
