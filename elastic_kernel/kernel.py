@@ -213,16 +213,17 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         try:
             self.autosaver.wait_until_warm()
             transformed = self._transform(code)
+            is_tooling = is_tooling_cell(transformed)
             if not self._checked_previous_process:
                 self._checked_previous_process = True
                 # A first `%restore` or `%checkpoint` already says what the user wants.
-                if not is_tooling_cell(transformed):
+                if not is_tooling:
                     self._look_for_previous_process()
             if self.pending_restore is not None:
                 self._restore_pending()
             # Completions, widgets, frontend helpers and the kernel's own magics are not part
             # of the notebook's history.
-            is_recorded = not (silent or not store_history or is_tooling_cell(transformed))
+            is_recorded = not (silent or not store_history or is_tooling)
             pending = self._start_recording(transformed, cell_id) if is_recorded else None
         except KeyboardInterrupt:
             # An interrupt meant for the cell arrived before it started: every execute request
