@@ -166,7 +166,9 @@ ORACLE_EXPRESSION = (
 )
 
 
-def evaluate_silently(kc: BlockingKernelClient, expressions: dict[str, str]) -> dict[str, Any]:
+def evaluate_silently(
+    kc: BlockingKernelClient, expressions: dict[str, str], *, timeout: float = TIMEOUT
+) -> dict[str, Any]:
     """Evaluate user expressions in a silent request (the kernel records nothing); the raw
     ``user_expressions`` results by name."""
     msg = kc.session.msg(
@@ -181,9 +183,9 @@ def evaluate_silently(kc: BlockingKernelClient, expressions: dict[str, str]) -> 
         },
     )
     kc.shell_channel.send(msg)
-    reply = kc.get_shell_msg(timeout=TIMEOUT)
+    reply = kc.get_shell_msg(timeout=timeout)
     while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
-        reply = kc.get_shell_msg(timeout=TIMEOUT)
+        reply = kc.get_shell_msg(timeout=timeout)
     return dict(reply["content"]["user_expressions"])
 
 

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.oracle import compare  # noqa: E402
-from tests.utils import TIMEOUT, execute, start_kernel, stop_kernel  # noqa: E402
+from tests.utils import TIMEOUT, evaluate_silently, execute, start_kernel, stop_kernel  # noqa: E402
 
 # Names a method itself adds to the namespace (its own import); not part of the user's state.
 TOOL_NAMES = frozenset({"dill", "init_kishu", "kishu", "_kishu"})
@@ -103,23 +103,8 @@ class Kernel:
 
     def _expression(self, expression: str) -> Any:
         """Evaluate a user expression silently (not recorded by any kernel's history)."""
-        msg = self.kc.session.msg(
-            "execute_request",
-            {
-                "code": "",
-                "silent": True,
-                "store_history": False,
-                "user_expressions": {"x": expression},
-                "allow_stdin": False,
-                "stop_on_error": False,
-            },
-        )
-        self.kc.shell_channel.send(msg)
         timeout = max(TIMEOUT, min(600.0, self.deadline.left()))
-        reply = self.kc.get_shell_msg(timeout=timeout)
-        while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
-            reply = self.kc.get_shell_msg(timeout=timeout)
-        result = reply["content"]["user_expressions"]["x"]
+        result = evaluate_silently(self.kc, {"x": expression}, timeout=timeout)["x"]
         if result.get("status") != "ok":
             raise MethodFailed(f"oracle expression failed in the kernel: {str(result)[:500]}")
         return ast.literal_eval(result["data"]["text/plain"])
