@@ -12,9 +12,10 @@ from elastic_kernel.errors import ElasticError, RestoreError
 if TYPE_CHECKING:
     from elastic_kernel.kernel import ElasticKernel
 
-__all__ = ["COMM_TARGET", "ElasticComm"]
+__all__ = ["COMM_TARGET", "EVENTS_TARGET", "ElasticComm", "notify"]
 
 COMM_TARGET = "elastic"
+EVENTS_TARGET = "elastic.events"
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -115,6 +116,23 @@ class ElasticComm:
         self.kernel.elastic.mark_pending_restore(result["url"])
         result["pending_restore"] = True
         return result
+
+
+def notify(event: str, **data: Any) -> None:
+    """Tell every frontend that something happened without being asked (a restore finished in
+    the background, a crash left an autosave): the kernel opens a comm to target
+    ``elastic.events`` with ``{"event": event, ...data}`` and closes it at once.
+
+    A frontend without that target simply closes the comm; nothing waits for an answer, and a
+    failure to send is logged, never raised, because events are a courtesy.
+    """
+    try:
+        from comm import create_comm
+
+        channel = create_comm(target_name=EVENTS_TARGET, data={"event": event, **data})
+        channel.close()
+    except Exception:
+        log.warning("elastic: could not send the %r event", event, exc_info=True)
 
 
 def _restore_result(report: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from tests.utils import TIMEOUT, execute
+from tests.utils import TIMEOUT, execute, flush_iopub
 
 
 def open_comm(kc: BlockingKernelClient) -> str:
@@ -91,3 +91,21 @@ def test_request_during_a_running_cell_is_answered_after_it(
     reply = request(kc, comm_id, {"op": "status"})
     assert reply["ok"]
     assert execute(kc, "print(slow_done)").stdout == "True\n"
+
+
+def wait_for_event(kc: BlockingKernelClient, event: str) -> dict[str, Any]:
+    """The data of the next ``elastic.events`` comm the kernel opens for ``event``."""
+    while True:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        content = msg["content"]
+        if msg["msg_type"] == "comm_open" and content.get("target_name") == "elastic.events":
+            data: dict[str, Any] = content["data"]
+            if data.get("event") == event:
+                return data
+
+
+def test_kernel_sends_events_to_frontends(kernel: BlockingKernelClient) -> None:
+    flush_iopub(kernel)
+    kernel.execute("from elastic_kernel.comm import notify\nnotify('probe', names=['a'], n=1)")
+    data = wait_for_event(kernel, "probe")
+    assert data == {"event": "probe", "names": ["a"], "n": 1}
