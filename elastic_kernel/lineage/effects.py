@@ -6,10 +6,13 @@ installed once and does nothing but a None check unless a :meth:`EffectWatcher.w
 
 from __future__ import annotations
 
+import _thread
 import os
+import signal
 import stat
 import sys
 import threading
+import types
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ __all__ = [
     "FileInput",
     "Recording",
     "check_file_inputs",
+    "interrupt_outside_audit_hook",
     "nondeterminism_reasons",
     "recorded_input_changes",
 ]
@@ -31,6 +35,9 @@ HASH_LIMIT = 2**20
 
 MAX_EVENTS = 10_000
 """Raw events kept per cell; past this the cell is marked as having unrecorded effects."""
+
+INTERRUPT_RETRY_SECONDS = 0.005
+"""Delay before an interrupt that arrived inside the audit hook is delivered again."""
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _IGNORED_SUFFIXES = (".py", ".pyc", ".pyo", ".so", ".pyd", ".pth", ".dylib")
@@ -157,6 +164,27 @@ def _audit_hook(event: str, args: tuple[object, ...]) -> None:
             recorder.overflow += 1
     except Exception:  # an audit hook that raises aborts the user's operation
         return
+
+
+def interrupt_outside_audit_hook(signum: int, frame: types.FrameType | None) -> None:
+    """SIGINT handler: KeyboardInterrupt, as Python's default, except inside the audit hook.
+
+    The hook is Python code that runs for audit events raised from native code, and Python
+    handles a pending signal on entering it. A KeyboardInterrupt thrown there propagates into
+    whatever native code raised the event; C++ extensions built with pybind11 (OR-Tools) then
+    call std::terminate and the kernel dies. So inside the hook the interrupt is re-armed
+    instead, a few milliseconds later (from a timer thread, so that it cannot fire again inside
+    this handler): it is then raised at the next Python code that runs outside the hook, which
+    is where the stock kernel would have raised it.
+    """
+    if frame is not None and frame.f_code is _audit_hook.__code__:
+        timer = threading.Timer(
+            INTERRUPT_RETRY_SECONDS, _thread.interrupt_main, args=(signal.Signals(signum),)
+        )
+        timer.daemon = True
+        timer.start()
+        return
+    raise KeyboardInterrupt
 
 
 def _install_hook() -> None:
