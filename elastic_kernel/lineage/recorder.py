@@ -53,8 +53,12 @@ SYSTEM_NAME = re.compile(r"^(_{1,3}|_i{1,3}|_i?\d+|_(ih|oh|dh|sh)|__\w+__)$")
 # Hashing throughput assumed when turning a time budget into a byte budget (xxh3 runs at
 # several GB/s; erring low only makes more variables "assumed modified").
 HASH_BYTES_PER_S = 4e9
-PRE_CELL_BUDGET_BYTES = 64 * 2**20
-POST_CELL_MIN_BUDGET_BYTES = 64 * 2**20
+# Bytes hashed per variable before a cell when its fingerprint is not cached, and after it at
+# least: larger values are checked only when 5% of the cell's runtime pays for it, and are
+# otherwise assumed modified (issue 4's rule; they are usually cached from the cell that
+# wrote them, so only cells that touch big data without changing it pay with a false write).
+PRE_CELL_BUDGET_BYTES = 4 * 2**20
+POST_CELL_MIN_BUDGET_BYTES = 4 * 2**20
 # Share of a cell's own runtime that change detection may add (issue: < 5%).
 OVERHEAD_SHARE = 0.05
 # Installed code: importing it cannot reach the notebook's namespace.
@@ -266,6 +270,7 @@ class CellRecorder:
         rebound = compress(after_names, map(ne, map(before.get, after_names), ids_after.values()))
         changed = {n for n in rebound if self._is_user(n)}
         budget = max(POST_CELL_MIN_BUDGET_BYTES, int(OVERHEAD_SHARE * duration * HASH_BYTES_PER_S))
+        unchecked: list[str] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name in pending.candidates:
@@ -273,7 +278,10 @@ class CellRecorder:
                     continue
                 old = pending.fingerprints_before.get(name)
                 new = self._fresh_fingerprint(name, budget)
-                if old is None or new is None or old != new:
+                if old is None or new is None:
+                    unchecked.append(name)
+                    changed.add(name)
+                elif old != new:
                     changed.add(name)
             for name in changed:
                 if name not in pending.candidates:
@@ -282,6 +290,13 @@ class CellRecorder:
             self._cache.pop(name, None)
             self._forget_reach(name)
         self._refresh_reach(sorted(changed))
+        if unchecked:
+            # A false positive by design (issue 4): an exact check would cost more than the
+            # cell's overhead budget, or the value cannot be fingerprinted at all.
+            pending.notes.append(
+                "assumed modified (too large to check within the cell's budget, or not "
+                f"fingerprintable): {', '.join(sorted(unchecked))}"
+            )
         execution = self._build(pending, ok, duration, changed, deleted, effects)
         self.graph.append(execution)
         self.overhead_seconds += self._clock() - t0

@@ -127,3 +127,17 @@ def test_graph_text_lists_cells(kernel: BlockingKernelClient) -> None:
     assert "Application History Graph" in out
     assert "text14 = 'value'" in out
     assert "text14@" in out
+
+
+def test_big_value_too_costly_to_check_is_assumed_modified(kernel: BlockingKernelClient) -> None:
+    # 16 MB: hashing it would cost more than 5% of a trivial cell, so a cell touching it
+    # marks it written (a false positive the graph shows as such), never silently unchanged.
+    run(kernel, "import numpy as np\nbig13 = np.ones(2_000_000)\nsmall13 = [1, 2]")
+    e = run(kernel, "s13 = float(big13.sum()) + len(small13)")
+    assert version_names(e["writes"]) == {"s13", "big13"}  # type: ignore[arg-type]
+    assert any("assumed modified" in n and "big13" in n for n in e["notes"])  # type: ignore[attr-defined]
+    # A real in-place write is recorded either way; the small list is still checked exactly.
+    e = run(kernel, "big13[0] = 5.0")
+    assert "big13" in version_names(e["writes"])  # type: ignore[arg-type]
+    e = run(kernel, "t13 = small13[0]")
+    assert version_names(e["writes"]) == {"t13"}  # type: ignore[arg-type]
