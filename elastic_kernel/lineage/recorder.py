@@ -165,6 +165,8 @@ class CellRecorder:
             int, tuple[types.ModuleType, int, frozenset[int], dict[str, types.ModuleType]]
         ] = {}
         self.overhead_seconds = 0.0
+        # Ids after the last recorded cell: the next cell's "before" while nothing else ran.
+        self._last_ids: dict[str, int] | None = None
 
     def user_names(self) -> list[str]:
         return [n for n in self.ns if self._is_user(n)]
@@ -172,6 +174,12 @@ class CellRecorder:
     def is_user_name(self, name: str) -> bool:
         """True for user variables (not IPython bookkeeping, not names hidden by the shell)."""
         return self._is_user(name)
+
+    def namespace_touched(self) -> None:
+        """Names may have been rebound outside a recorded cell (an unrecorded execution, a comm
+        handler, a restore): the next cell takes a fresh snapshot instead of reusing the last
+        cell's, so such changes are never attributed to it."""
+        self._last_ids = None
 
     def replace_graph(self, graph: HistoryGraph) -> None:
         """Continue a restored session's graph; the cell running now (the restore) is not
@@ -185,6 +193,7 @@ class CellRecorder:
         self._refresh_reach(names)
         self._adopted = True
         self._graph_replaced = True
+        self._last_ids = None
 
     def _is_user(self, name: str) -> bool:
         known = self._name_is_user.get(name)
@@ -208,7 +217,9 @@ class CellRecorder:
             self.graph.adopt(names)
             self._refresh_reach(names)
             self._adopted = True
-        ids_before = self._snapshot()
+        # The previous cell's final ids, unless something may have rebound names since.
+        ids_before = self._last_ids if self._last_ids is not None else self._snapshot()
+        self._last_ids = None
         analysis = analyze_cell(code)
         for module in _local_imports(analysis.imports):
             # Module code runs on import and may write `__main__` (issue 4's fallback list).
@@ -262,6 +273,7 @@ class CellRecorder:
         t0 = self._clock()
         effects = self._stop_watch(pending)
         ids_after = self._snapshot()
+        self._last_ids = ids_after
         before = pending.ids_before
         deleted = sorted(n for n in before.keys() - ids_after.keys() if self._is_user(n))
         # Names whose id differs, at C speed and without building a tuple per name: thousands
@@ -318,6 +330,7 @@ class CellRecorder:
         touched will be stored, never recomputed.
         """
         self._cache.clear()
+        self._last_ids = None
         index = self.graph.next_index
         names = self.user_names()
         live = self.graph.live()
@@ -348,6 +361,7 @@ class CellRecorder:
 
     def abandon(self, pending: PendingExecution) -> None:
         """Stop watching effects for a cell that will not be finished normally."""
+        self._last_ids = None
         self._stop_watch(pending)
 
     def _with_aliases(

@@ -141,3 +141,15 @@ def test_big_value_too_costly_to_check_is_assumed_modified(kernel: BlockingKerne
     assert "big13" in version_names(e["writes"])  # type: ignore[arg-type]
     e = run(kernel, "t13 = small13[0]")
     assert version_names(e["writes"]) == {"t13"}  # type: ignore[arg-type]
+
+
+def test_unrecorded_execution_is_not_attributed_to_the_next_cell(
+    kernel: BlockingKernelClient,
+) -> None:
+    # The recorder reuses a cell's final snapshot as the next cell's "before" only while no
+    # unrecorded code ran in between.
+    run(kernel, "a14 = 1")
+    assert execute(kernel, "b14 = a14 + 1", silent=True).ok
+    assert execute(kernel, "c14 = 3", store_history=False).ok
+    e = run(kernel, "d14 = 4")
+    assert version_names(e["writes"]) == {"d14"}  # type: ignore[arg-type]
