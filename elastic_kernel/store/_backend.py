@@ -14,6 +14,7 @@ import posixpath
 import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, Protocol, cast
 
 import fsspec
@@ -120,6 +121,11 @@ class Backend(Protocol):
         """Make renames inside a directory durable (a no-op where that means nothing)."""
         ...
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Blobs written inside the block may appear only when it ends, all together (a disk
+        then syncs them in one go); none of them appears if the block raises."""
+        ...
+
     def remove(self, path: str) -> None:
         """Delete a file; a missing file is not an error."""
         ...
@@ -213,6 +219,9 @@ class _FsspecBackend:
     def flush_dir(self, path: str) -> None:
         return None
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
     def remove(self, path: str) -> None:
         with store_errors("deleting", self.url(path)):
             with contextlib.suppress(FileNotFoundError):
@@ -224,6 +233,8 @@ class _FsspecBackend:
                 self.fs.rm(path, recursive=True)
 
 
+SYNC_THREADS = 16
+"""Concurrent fsyncs when a batch of blobs is committed."""
 FILE_MODE = 0o664
 DIR_MODE = 0o775
 
@@ -256,6 +267,46 @@ class _LocalBackend(_FsspecBackend):
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, fsync: bool) -> None:
         super().__init__(fs, root)
         self._fsync = fsync
+        # (temporary, final) paths written inside ``batch``, synced and renamed at its end.
+        self._pending: list[tuple[str, str]] | None = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        if not self._fsync or self._pending is not None:
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+            self._commit(self._pending)
+            self._pending = []
+        finally:
+            leftovers, self._pending = self._pending, None
+            for temp, _ in leftovers:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+
+    def _commit(self, pending: list[tuple[str, str]]) -> None:
+        """Sync every pending file, then rename each over its final name: a blob never
+        appears before its content is durable. Syncs run concurrently, so the file system
+        commits its journal a few times instead of once per file."""
+
+        def sync(temp: str) -> None:
+            with store_errors("syncing", temp):
+                fd = os.open(temp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+        if len(pending) > 1:
+            with ThreadPoolExecutor(min(SYNC_THREADS, len(pending))) as pool:
+                list(pool.map(sync, [temp for temp, _ in pending]))
+        elif pending:
+            sync(pending[0][0])
+        for temp, path in pending:
+            with store_errors("writing", path):
+                os.replace(temp, path)
 
     def url(self, path: str) -> str:
         return path
@@ -279,6 +330,9 @@ class _LocalBackend(_FsspecBackend):
                         while view.nbytes:
                             written = file.write(view)
                             view = view[written:]
+                    if self._pending is not None:
+                        self._pending.append((temp, path))
+                        return
                     if self._fsync:
                         os.fsync(file.fileno())
                 os.replace(temp, path)

@@ -262,34 +262,36 @@ class CheckpointStore:
         previous = self._previous_groups(session_key) if any(g.fingerprint for g in groups) else {}
         existing = self._backend.list_sizes(blobs_dir) if groups else {}
         records: list[GroupRecord] = []
-        for index, spec in enumerate(groups):
-            old = previous.get(tuple(spec.names))
-            if (
-                spec.fingerprint is not None
-                and old is not None
-                and old.fingerprint == spec.fingerprint
-                and self._blobs_present(existing, old)
-            ):
-                records.append(old)
+        # Blobs are synced together when the batch ends, before the manifest is written.
+        with self._backend.batch():
+            for index, spec in enumerate(groups):
+                old = previous.get(tuple(spec.names))
+                if (
+                    spec.fingerprint is not None
+                    and old is not None
+                    and old.fingerprint == spec.fingerprint
+                    and self._blobs_present(existing, old)
+                ):
+                    records.append(old)
+                    if progress is not None:
+                        progress(ProgressEvent("reuse", index, old.size, old.size))
+                    continue
                 if progress is not None:
-                    progress(ProgressEvent("reuse", index, old.size, old.size))
-                continue
-            if progress is not None:
-                progress(ProgressEvent("serialize", index, 0, 0))
-            serialized = serialize_group({name: spec.values[name] for name in spec.names})
-            records.append(
-                write_group(
-                    self._backend,
-                    blobs_dir,
-                    serialized,
-                    existing=existing,
-                    fingerprint=spec.fingerprint,
-                    index=index,
-                    progress=progress,
+                    progress(ProgressEvent("serialize", index, 0, 0))
+                serialized = serialize_group({name: spec.values[name] for name in spec.names})
+                records.append(
+                    write_group(
+                        self._backend,
+                        blobs_dir,
+                        serialized,
+                        existing=existing,
+                        fingerprint=spec.fingerprint,
+                        index=index,
+                        progress=progress,
+                    )
                 )
-            )
-            del serialized
-            existing = {**existing, **{b.checksum: b.stored_size for b in records[-1].blobs}}
+                del serialized
+                existing = {**existing, **{b.checksum: b.stored_size for b in records[-1].blobs}}
         python, packages = collect_versions()
         manifest = Manifest(
             checkpoint_id=ckpt_id,
