@@ -290,20 +290,11 @@ class _LocalBackend(_FsspecBackend):
         """Sync every pending file, then rename each over its final name: a blob never
         appears before its content is durable. Syncs run concurrently, so the file system
         commits its journal a few times instead of once per file."""
-
-        def sync(temp: str) -> None:
-            with store_errors("syncing", temp):
-                fd = os.open(temp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-
         if len(pending) > 1:
             with ThreadPoolExecutor(min(SYNC_THREADS, len(pending))) as pool:
-                list(pool.map(sync, [temp for temp, _ in pending]))
+                list(pool.map(_sync_path, [temp for temp, _ in pending]))
         elif pending:
-            sync(pending[0][0])
+            _sync_path(pending[0][0])
         for temp, path in pending:
             with store_errors("writing", path):
                 os.replace(temp, path)
@@ -346,14 +337,18 @@ class _LocalBackend(_FsspecBackend):
         self.flush_dir(os.path.dirname(path))
 
     def flush_dir(self, path: str) -> None:
-        if not self._fsync:
-            return
-        with store_errors("syncing", path):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        if self._fsync:
+            _sync_path(path)
+
+
+def _sync_path(path: str) -> None:
+    """fsync a file or a directory by its path."""
+    with store_errors("syncing", path):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def open_backend(
