@@ -58,11 +58,13 @@ bench: install
 	$(PY) benchmarks/fingerprint.py
 	$(PY) benchmarks/store.py
 	$(PY) benchmarks/autosave.py
+	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/run.py
 
 bench-quick: install
 	$(PY) benchmarks/overhead.py --quick
 	$(PY) benchmarks/autosave.py --quick
+	$(PY) benchmarks/scaling.py --quick
 	$(PY) benchmarks/run.py --quick
 
 demo: install
