@@ -165,6 +165,9 @@ class CellRecorder:
             int, tuple[types.ModuleType, int, frozenset[int], dict[str, types.ModuleType]]
         ] = {}
         self.overhead_seconds = 0.0
+        # Every name of the namespace at the last snapshot, and the user variables among them.
+        self._known_names: set[str] = set()
+        self._user_name_set: set[str] = set()
         # Ids after the last recorded cell: the next cell's "before" while nothing else ran.
         self._last_ids: dict[str, int] | None = None
 
@@ -203,9 +206,25 @@ class CellRecorder:
         return known
 
     def _snapshot(self) -> dict[str, int]:
-        """Every name in the namespace with the id of its object (a C-speed pass)."""
+        """Every user variable with the id of its object, in C-speed passes.
+
+        IPython adds history names (``_i42``, ``_42``) with every cell; they are kept out of the
+        snapshot, so its cost follows the number of variables, not the length of the session.
+        """
         ns = self.ns
-        return dict(zip(ns.keys(), map(id, ns.values()), strict=True))
+        keys = ns.keys()
+        known = self._known_names
+        new = keys - known
+        if len(known) + len(new) != len(keys):
+            for name in known - keys:
+                known.discard(name)
+                self._user_name_set.discard(name)
+        for name in new:
+            known.add(name)
+            if self._is_user(name):
+                self._user_name_set.add(name)
+        users = self._user_name_set
+        return dict(zip(users, map(id, map(ns.__getitem__, users)), strict=True))
 
     def start(
         self, code: str, *, execution_count: int | None = None, cell_id: str | None = None
