@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import threading
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ElasticKernel"]
 
+# Magics that checkpoint or restore (`%elastic status` and `graph` need none of that machinery,
+# which costs ~40 MB of imports).
+NEEDS_MACHINERY = re.compile(
+    r"run_line_magic\(['\"](checkpoint|restore)['\"]"
+    r"|run_line_magic\(['\"]elastic['\"], ['\"]\s*(plan|restart)"
+)
 # Time for the execute reply and the idle status to leave before the process exits.
 EXIT_DELAY_SECONDS = 0.5
 
@@ -370,7 +377,7 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
                 self._machinery.join()
             transformed = self._transform(code)
             is_tooling = is_tooling_cell(transformed)
-            if is_tooling:
+            if is_tooling and NEEDS_MACHINERY.search(transformed):
                 self._import_machinery()
             if not self._checked_previous_process:
                 self._checked_previous_process = True
@@ -443,12 +450,18 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             url,
             trust=trust,
             wake=lambda: self._wake_restore(loop),
-            # Applied between cells: the recorder indexes what the new names reach.
-            on_applied=self.recorder._refresh_reach,
+            on_applied=self._restore_applied,
             on_failure=self._restore_failed,
             on_done=self._restore_done,
             load_delay=config.load_delay_for_tests(),
         )
+
+    def _restore_applied(self, names: list[str]) -> None:
+        """Names the restore bound between cells: not the next cell's doing, and indexed for
+        alias detection like names a cell wrote."""
+        self.recorder.namespace_touched()
+        # No public counterpart yet: the recorder refreshes reach only for names cells write.
+        self.recorder._refresh_reach(names)
 
     def _wait_for_restore(
         self, transformed: str, is_tooling: bool, everything: bool, silent: bool
