@@ -1,6 +1,17 @@
 """Continuous checkpoints that never make the user wait: after a cell, the kernel forks; the
 child holds a copy-on-write snapshot of the session exactly at that cell boundary, plans and
-writes the checkpoint, and exits. The parent only pays for ``fork()``.
+writes the checkpoint, and exits. The parent only pays for ``fork()``, before the cell's reply
+(forking after the reply was measured to lose one more cell to a crash right after it; see
+benchmarks/results/autosave.md). The child then waits for :meth:`Autosaver.release` (the kernel
+calls it once the reply is sent) before working: on a machine with few cores a child busy at
+once takes the CPU from the parent's reply, which measured as 10-20 ms at the boundary.
+
+Budgets: a watchdog thread of the parent kills a child whose private memory (the copy-on-write
+growth: pages either process wrote since the fork, plus the child's own buffers) exceeds
+``max_memory``; :class:`DiskBudget` makes the child give up, before publishing anything, on an
+autosave that would take the store over its budget or past its free space. Either way the
+autosave counts as skipped, with the reason in the status, and no half-written checkpoint is
+ever visible (the manifest is written last).
 
 Why fork and not a worker thread: a thread would serialize objects the user's next cell is
 already mutating (a torn state), or need the cell to wait. The child never touches the kernel's
@@ -15,6 +26,7 @@ import gc
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -23,11 +35,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from elastic_kernel.autosave_budget import BudgetExceeded, mib, private_memory
+
 __all__ = ["AutosaveStats", "Autosaver"]
 
 log = logging.getLogger(__name__)
 
 MAX_RESULT_BYTES = 1 << 16
+# A child starts anyway if not released by then (or at once if the parent dies: the gate's write
+# end closes with it).
+GATE_TIMEOUT_SECONDS = 2.0
+# How often the watchdog reads the child's memory: smaps_rollup walks the child's page tables
+# (~1 ms per GB of 4 KiB pages), so a few reads a second cost the machine almost nothing.
+WATCH_INTERVAL_SECONDS = 0.1
 
 
 @dataclass(slots=True)
@@ -38,6 +58,9 @@ class AutosaveStats:
     written: int = 0
     failed: int = 0
     coalesced: int = 0
+    skipped: int = 0
+    last_skip: str | None = None
+    peak_extra_memory: int = 0
     bytes_written: int = 0
     write_seconds: float = 0.0
     boundary_seconds: list[float] = field(default_factory=list)
@@ -52,6 +75,9 @@ class _Child:
     pipe: int
     cell: int
     started: float
+    # Write end of the pipe the child waits on before working (closed = go).
+    gate: int | None = None
+    killed: str | None = None
 
 
 class Autosaver:
@@ -66,6 +92,11 @@ class Autosaver:
         Autosave after every N recorded cells.
     enabled
         Whether cell boundaries trigger autosaves.
+    warm_up
+        Run once in a thread before the first fork (imports, store probe).
+    max_memory
+        Extra memory (bytes) a running autosave may cost before it is killed and skipped;
+        ``None``: no cap.
     """
 
     def __init__(
@@ -75,6 +106,7 @@ class Autosaver:
         every: int = 1,
         enabled: bool = True,
         warm_up: Callable[[], None] | None = None,
+        max_memory: int | None = None,
     ) -> None:
         self._checkpoint = checkpoint
         self.every = max(1, every)
@@ -85,6 +117,9 @@ class Autosaver:
         self._since = 0
         self._warm_up = warm_up
         self._warm: threading.Event | None = None
+        self.max_memory = max_memory
+        # Reaping (main thread) and killing (watchdog) must not race: a reaped pid can be reused.
+        self._lock = threading.Lock()
         if enabled:
             self.start_warm_up()
 
@@ -154,13 +189,14 @@ class Autosaver:
                 cell, self._pending_cell = self._pending_cell, None
                 self._start(cell)
             return
-        try:
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = child.pid, 1 << 8
-        if pid == 0:
-            return
-        self._child = None
+        with self._lock:
+            try:
+                pid, status = os.waitpid(child.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = child.pid, 1 << 8
+            if pid == 0:
+                return
+            self._child = None
         self._collect(child, status)
         if self._pending_cell is not None and self.enabled:
             cell, self._pending_cell = self._pending_cell, None
@@ -175,17 +211,57 @@ class Autosaver:
     def _start(self, cell: int) -> None:
         started = time.perf_counter()
         read_end, write_end = os.pipe()
+        gate_read, gate_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
             os.close(read_end)
-            _run_child(self._checkpoint, write_end)
+            os.close(gate_write)
+            _run_child(self._checkpoint, write_end, gate_read)
         os.close(write_end)
+        os.close(gate_read)
         self._since = 0
-        self._child = _Child(pid=pid, pipe=read_end, cell=cell, started=time.perf_counter())
+        child = _Child(
+            pid=pid, pipe=read_end, cell=cell, started=time.perf_counter(), gate=gate_write
+        )
+        self._child = child
         self.stats.started += 1
         self.stats.boundary_seconds.append(time.perf_counter() - started)
+        if self.max_memory is not None:
+            threading.Thread(
+                target=self._watch, args=(child,), name="elastic-autosave-watchdog", daemon=True
+            ).start()
+
+    def release(self) -> None:
+        """Let a child that is waiting at its gate start writing (the reply is out)."""
+        child = self._child
+        if child is not None and child.gate is not None:
+            os.close(child.gate)
+            child.gate = None
+
+    def _watch(self, child: _Child) -> None:
+        """Kill ``child`` once its private memory exceeds ``max_memory`` (runs in a thread)."""
+        cap = self.max_memory
+        assert cap is not None
+        while True:
+            extra = private_memory(child.pid)
+            with self._lock:
+                if self._child is not child:
+                    return
+                if extra is not None:
+                    self.stats.peak_extra_memory = max(self.stats.peak_extra_memory, extra)
+                if extra is not None and extra > cap:
+                    child.killed = (
+                        f"memory: the background checkpoint took {mib(extra)} extra memory "
+                        f"(copy-on-write), over the {mib(cap)} budget"
+                    )
+                    os.kill(child.pid, signal.SIGKILL)
+                    return
+            time.sleep(WATCH_INTERVAL_SECONDS)
 
     def _collect(self, child: _Child, status: int) -> None:
+        if child.gate is not None:
+            os.close(child.gate)
+            child.gate = None
         with contextlib.closing(os.fdopen(child.pipe, "rb")) as pipe:
             raw = pipe.read(MAX_RESULT_BYTES)
         try:
@@ -193,10 +269,21 @@ class Autosaver:
         except ValueError:
             result = {}
         ok = os.waitstatus_to_exitcode(status) == 0 and "error" not in result and result
-        if ok:
+        skipped = child.killed or (str(result["skipped"]) if "skipped" in result else None)
+        if skipped:
+            self.stats.skipped += 1
+            self.stats.last_skip = f"after cell #{child.cell}: {skipped}"
+            log.info("elastic: autosave after execution %d skipped: %s", child.cell, skipped)
+        elif ok:
             self.stats.written += 1
             self.stats.bytes_written += int(result.get("bytes", 0))
-            self.stats.write_seconds += time.perf_counter() - child.started
+            # The child's own time: the parent may reap it long after it finished.
+            seconds = result.get("seconds")
+            self.stats.write_seconds += (
+                float(seconds)
+                if isinstance(seconds, (int, float))
+                else time.perf_counter() - child.started
+            )
             self.stats.last_checkpoint = str(result.get("url"))
             self.stats.last_cell = child.cell
         else:
@@ -216,6 +303,10 @@ class Autosaver:
             "written": self.stats.written,
             "failed": self.stats.failed,
             "coalesced": self.stats.coalesced,
+            "skipped": self.stats.skipped,
+            "last_skip": self.stats.last_skip,
+            "max_memory": self.max_memory,
+            "peak_extra_memory": self.stats.peak_extra_memory,
             "bytes_written": self.stats.bytes_written,
             "write_seconds": self.stats.write_seconds,
             "median_boundary_seconds": median,
@@ -225,10 +316,16 @@ class Autosaver:
         }
 
 
-def _run_child(checkpoint: Callable[[], dict[str, Any]], pipe: int) -> None:  # pragma: no cover
-    """The forked child: write the checkpoint, report on ``pipe``, never return."""
+def _run_child(
+    checkpoint: Callable[[], dict[str, Any]], pipe: int, gate: int
+) -> None:  # pragma: no cover
+    """The forked child: wait at ``gate``, write the checkpoint, report on ``pipe``, never
+    return."""
     code = 1
     try:
+        # Blocks (without using CPU) until the parent closes the gate or dies.
+        select.select([gate], [], [], GATE_TIMEOUT_SECONDS)
+        os.close(gate)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         gc.disable()
         # The kernel's stdout/stderr forward to the frontend through the parent's threads;
@@ -240,6 +337,8 @@ def _run_child(checkpoint: Callable[[], dict[str, Any]], pipe: int) -> None:  # 
         _reset_async_io()
         result = checkpoint()
         code = 0
+    except BudgetExceeded as exc:
+        result, code = {"skipped": str(exc)}, 0
     except BaseException as exc:
         result = {"error": f"{type(exc).__name__}: {exc}"}
     try:

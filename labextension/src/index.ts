@@ -11,6 +11,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { checkpointNow, restartWithState, showPlan } from './actions';
+import { ElasticEvents } from './events';
 import { ElasticState } from './state';
 import { StatusItem, StatusModel } from './status';
 
@@ -55,6 +56,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands } = app;
     const state = new ElasticState(tracker);
     const status = new StatusModel(state);
+    new ElasticEvents(tracker, () => void status.refresh(true));
     // One notification per id: toolbar buttons only re-check their visibility for their own id.
     state.changed.connect(() => {
       for (const id of Object.values(CommandIDs)) {

@@ -46,6 +46,15 @@ export interface IStatusResult {
   overhead_seconds: number;
   last_checkpoint: ILastCheckpoint | null;
   last_restore: { checkpoint_id: string; ok: boolean; seconds: number } | null;
+  /** A checkpoint an earlier kernel process of this session left (it crashed or was killed). */
+  recoverable?: IRecoverable | null;
+}
+
+/** A checkpoint of this session left by an earlier kernel process. */
+export interface IRecoverable {
+  checkpoint_id: string;
+  url: string;
+  created: string | null;
 }
 
 export interface IPlanResult {

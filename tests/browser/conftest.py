@@ -118,7 +118,8 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 def jupyter_server(
     request: pytest.FixtureRequest, jupyter_env: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JupyterServer]:
-    """Start ``jupyter <app>`` (``app`` from the module's ``APP``) on 127.0.0.1 with a token."""
+    """Start ``jupyter <app>`` (``app`` from the module's ``APP``, extra environment from its
+    ``SERVER_ENV``) on 127.0.0.1 with a token."""
     if not BUILT.joinpath("package.json").is_file():
         pytest.fail(f"no built labextension in {BUILT}: run `make labextension`")
     app: str = request.module.APP
@@ -139,6 +140,8 @@ def jupyter_server(
     )
     for name in ("ELASTIC_SESSION", "ELASTIC_ALPHA", "JPY_SESSION_NAME"):
         env.pop(name, None)
+    # A module may set more (test_crash_recovery.py turns autosave on).
+    env.update(getattr(request.module, "SERVER_ENV", {}))
     log = tmp / "server.log"
     argv = [
         sys.executable,

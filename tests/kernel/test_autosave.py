@@ -21,9 +21,8 @@ CELLS = 20
 
 
 def env_for(store: Path, session: str, **extra: str) -> dict[str, str]:
-    return dict(
-        os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=session, ELASTIC_AUTOSAVE="1", **extra
-    )
+    settings = {"ELASTIC_STORE": str(store), "ELASTIC_SESSION": session, "ELASTIC_AUTOSAVE": "1"}
+    return {**os.environ, **settings, **extra}
 
 
 def status(kc: BlockingKernelClient) -> dict[str, Any]:
@@ -110,17 +109,28 @@ def test_sigkill_then_restore_gives_a_cell_boundary_state(tmp_path: Path) -> Non
         try:
             result = execute(
                 kc,
-                "print(step, log == list(range(1, step + 1)), alias is log, "
+                "if 'step' not in globals():\n    print('EMPTY')\nelse:\n"
+                "    print(step, log == list(range(1, step + 1)), alias is log, "
                 "squares == {i: i * i for i in range(1, step + 1)})",
             )
         finally:
             stop_kernel(km, kc)
         assert result.ok, (trial, result.stderr, result.error)
-        assert "session restored" in result.stdout, (trial, result.stdout, result.stderr)
-        restored_step, *checks = result.stdout.splitlines()[-1].split()
-        assert checks == ["True", "True", "True"], (trial, result.stdout)
-        # Cell 0 defines everything with step = -1; cell i > 0 sets step = i.
-        k = max(0, int(restored_step))
+        last = result.stdout.splitlines()[-1]
+        if last == "EMPTY":
+            # Killed right after cell 0's reply, before its autosave forked (the fork follows
+            # the reply): the state before cell 0, one cell lost.
+            k = -1
+        else:
+            # Restored before the cell, or in the background while it waited for its variables.
+            restored = (
+                "session restored" in result.stdout or "restoring checkpoint" in result.stdout
+            )
+            assert restored, (trial, result.stdout, result.stderr)
+            restored_step, *checks = last.split()
+            assert checks == ["True", "True", "True"], (trial, result.stdout)
+            # Cell 0 defines everything with step = -1; cell i > 0 sets step = i.
+            k = max(0, int(restored_step))
         assert finished - 1 <= k <= finished, (trial, finished, k)
         outcomes.append((finished, k))
     assert len(outcomes) >= 20
