@@ -109,3 +109,12 @@ def test_kernel_sends_events_to_frontends(kernel: BlockingKernelClient) -> None:
     kernel.execute("from elastic_kernel.comm import notify\nnotify('probe', names=['a'], n=1)")
     data = wait_for_event(kernel, "probe")
     assert data == {"event": "probe", "names": ["a"], "n": 1}
+
+
+def test_config_magic_reaches_the_kernel(kernel: BlockingKernelClient, tmp_path: Any) -> None:
+    execute(kernel, f"%config ElasticKernel.store = {str(tmp_path)!r}")
+    execute(kernel, "%config ElasticKernel.alpha = 3.5")
+    comm_id = open_comm(kernel)
+    result = request(kernel, comm_id, {"op": "status"})["result"]
+    assert result["store"] == str(tmp_path)
+    assert result["alpha"] == 3.5
