@@ -168,12 +168,15 @@ class _Describer:
             state.update(vars(obj))
         for klass in type(obj).__mro__:
             for slot in klass.__dict__.get("__slots__", ()):
-                if (
-                    isinstance(slot, str)
-                    and slot not in ("__dict__", "__weakref__")
-                    and hasattr(obj, slot)
-                ):
-                    state[slot] = getattr(obj, slot)
+                if isinstance(slot, str) and slot not in ("__dict__", "__weakref__"):
+                    # The slot's own descriptor: getattr would fall back to a class's
+                    # __getattr__ for an empty slot, which may compute and memoize a value
+                    # (sqlalchemy's event listeners) or raise something else than AttributeError.
+                    descriptor = klass.__dict__.get(slot)
+                    try:
+                        state[slot] = descriptor.__get__(obj, klass)  # type: ignore[union-attr]
+                    except AttributeError:
+                        continue
         # pandas' cache_readonly store: derived values, filled lazily, not pickled.
         state.pop("_cache", None)
         if state:
@@ -200,7 +203,7 @@ class _Describer:
 
     def _describe_library(self, obj: object, path: str, depth: int) -> Any:
         """A canonical value form for library types whose state lives outside ``__dict__``."""
-        form = _FORMS.get(type(obj).__module__.split(".")[0])
+        form = _FORMS.get((type(obj).__module__ or "").split(".")[0])
         if form is None:
             return None
         return form(self, obj, path, depth)

@@ -152,9 +152,11 @@ class _Walker:
             return _ARRAY
         if issubclass(cls, type):
             return _ATOM if issubclass(cls, type) and cls is type else _CLASS
-        if cls.__module__.startswith("torch") and hasattr(cls, "untyped_storage"):
+        # sympy's undefined functions are classes whose __module__ is None.
+        module = cls.__module__ or ""
+        if module.startswith("torch") and hasattr(cls, "untyped_storage"):
             return _TENSOR
-        if cls.__module__.startswith("pandas"):
+        if module.startswith("pandas"):
             typ = getattr(cls, "_typ", None)
             if typ in ("dataframe", "series"):
                 return _FRAME

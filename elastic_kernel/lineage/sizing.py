@@ -56,7 +56,7 @@ class _Estimator:
         self.seen.add(id(obj))
         if self.ndarray is not None and isinstance(obj, self.ndarray):
             return self._array(obj)
-        module = type(obj).__module__
+        module = type(obj).__module__ or ""
         if module.startswith("pandas"):
             pandas_size = self._pandas(obj)
             if pandas_size is not None:

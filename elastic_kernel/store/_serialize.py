@@ -23,7 +23,9 @@ import dill
 import numpy as np
 
 from elastic_kernel.errors import SerializationError
+from elastic_kernel.store._pandas import PandasReducer
 from elastic_kernel.store._torch import TorchReducer
+from elastic_kernel.store._views import ViewReducer, rebuild_view, top_level_roots
 
 __all__ = [
     "PICKLER_CLOUDPICKLE",
@@ -38,10 +40,8 @@ PICKLER_CLOUDPICKLE = "cloudpickle"
 PICKLER_DILL = "dill"
 _PROTOCOL = 5
 
-# A view is pickled as (root buffer, geometry) when its root is another top-level variable of
-# the group, or when the root is at most this many times larger than the view: pickling a
-# 10-element slice of a 1 GB array as the whole array would be a poor trade.
-_VIEW_ROOT_MAX_FACTOR = 2
+# Checkpoints written before the view reducer moved to its own module refer to it by this name.
+_rebuild_view = rebuild_view
 
 _LOCK_TYPES: tuple[type, ...] = (
     type(threading.Lock()),
@@ -92,89 +92,6 @@ class SerializedGroup:
     def nbytes(self) -> int:
         """Total bytes of the stream and the buffers."""
         return self.stream.nbytes + sum(b.nbytes for b in self.buffers)
-
-
-def _rebuild_view(
-    root: np.ndarray[Any, Any],
-    offset: int,
-    shape: tuple[int, ...],
-    strides: tuple[int, ...],
-    dtype: np.dtype[Any],
-    writeable: bool,
-    kind: type[np.ndarray[Any, Any]] | None = None,
-) -> np.ndarray[Any, Any]:
-    """Recreate a numpy view on the memory of ``root`` (inverse of ``_reduce_view``)."""
-    raw = root.reshape(-1, order="A").view(np.uint8)
-    view: np.ndarray[Any, Any] = np.ndarray(
-        shape, dtype=dtype, buffer=raw, offset=offset, strides=strides
-    )
-    if kind is not None:
-        view = view.view(kind)
-    if not writeable:
-        view.flags.writeable = False
-    return view
-
-
-def _array_root(arr: np.ndarray[Any, Any]) -> object:
-    root: object = arr
-    while isinstance(root, np.ndarray) and root.base is not None:
-        root = root.base
-    return root
-
-
-def _top_level_roots(values: Mapping[str, object]) -> set[int]:
-    """Ids of memory owners stored anyway by the group: roots of the arrays found at the top
-    level (or one container deep) that cover most of their root. Views of them cost nothing."""
-    roots: set[int] = set()
-    for value in values.values():
-        items: list[object] = [value]
-        if isinstance(value, dict):
-            items.extend(value.values())
-        elif isinstance(value, list | tuple):
-            items.extend(value)
-        for item in items:
-            if isinstance(item, np.ndarray):
-                root = _array_root(item)
-                if isinstance(root, np.ndarray) and (
-                    root.nbytes <= _VIEW_ROOT_MAX_FACTOR * max(item.nbytes, 1)
-                ):
-                    roots.add(id(root))
-    return roots
-
-
-def _reduce_view(arr: np.ndarray[Any, Any], roots: set[int]) -> tuple[object, ...] | None:
-    """Reduce a numpy view to (root, geometry) so it shares memory with its root after loading.
-
-    numpy pickles a view as an independent copy; with this reduction the pickle memo makes the
-    root and every view of it one buffer again.
-    """
-    if arr.base is None or arr.dtype.hasobject:
-        return None
-    root = _array_root(arr)
-    if type(root) is not np.ndarray or root.dtype.hasobject:
-        return None
-    if not (root.flags.c_contiguous or root.flags.f_contiguous):
-        return None
-    if id(root) not in roots and root.nbytes > _VIEW_ROOT_MAX_FACTOR * max(arr.nbytes, 1):
-        return None
-    offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-    args: tuple[object, ...] = (
-        root,
-        offset,
-        arr.shape,
-        arr.strides,
-        arr.dtype,
-        bool(arr.flags.writeable),
-    )
-    if type(arr) is not np.ndarray:
-        args = (*args, type(arr))
-    return (_rebuild_view, args)
-
-
-# ndarray subclasses whose whole state is the array itself, so a view of the root memory cast
-# back to the subclass is the same object; other subclasses (masked, memmap) carry more state.
-_VIEW_SUBCLASSES: tuple[type[np.ndarray[Any, Any]], ...] = (np.recarray, np.matrix)
-_VIEW_TYPES: frozenset[type] = frozenset({np.ndarray, *_VIEW_SUBCLASSES})
 
 
 _FILE_TYPES = (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.FileIO)
@@ -237,9 +154,19 @@ def _unsafe_reason(obj: object) -> str | None:
     return None
 
 
-def _reduce_special(obj: object, roots: set[int], tensors: TorchReducer) -> Any:
+class _Reducers:
+    """The reducers of one pickle call (each keeps per-call memo state)."""
+
+    def __init__(self, roots: set[int]) -> None:
+        self.views = ViewReducer(roots)
+        self.tensors = TorchReducer()
+        self.frames = PandasReducer()
+
+
+def _reduce_special(obj: object, reducers: _Reducers) -> Any:
     """Our reductions, shared by both picklers: numpy views as views, closed files as closed
-    files; ``NotImplemented`` for everything else.
+    files, tensors on shared storage, pandas blocks sharing values; ``NotImplemented`` for
+    everything else.
 
     Raises
     ------
@@ -247,15 +174,16 @@ def _reduce_special(obj: object, roots: set[int], tensors: TorchReducer) -> Any:
         For what a pickler would save but a restore would get wrong (a read-mode file becomes
         a copy of its content, a lock a fresh unlocked lock, a write-mode file truncates).
     """
-    if type(obj) in _VIEW_TYPES and isinstance(obj, np.ndarray):
-        reduced = _reduce_view(obj, roots)
-        return NotImplemented if reduced is None else reduced
+    reduced = reducers.views.reduce(obj)
+    if reduced is not NotImplemented or isinstance(obj, np.ndarray):
+        return reduced
     closed = _closed_file_args(obj)
     if closed is not None:
         return (_rebuild_closed_file, closed)
-    reduced = tensors.reduce(obj)
-    if reduced is not NotImplemented:
-        return reduced
+    for reducer in (reducers.tensors, reducers.frames):
+        reduced = reducer.reduce(obj)
+        if reduced is not NotImplemented:
+            return reduced
     if type(obj) in (weakref.ProxyType, weakref.CallableProxyType):
         # A proxy passes for its referent (``__class__``), so it would be saved as a copy.
         raise pickle.PicklingError(f"{type(obj).__name__}: a weak proxy cannot be saved")
@@ -272,11 +200,10 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
         self, file: _Writable, roots: set[int], buffer_callback: Callable[[Any], Any]
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
-        self._roots = roots
-        self._tensors = TorchReducer()
+        self.reducers = _Reducers(roots)
 
     def reducer_override(self, obj: object) -> Any:
-        reduced = _reduce_special(obj, self._roots, self._tensors)
+        reduced = _reduce_special(obj, self.reducers)
         return super().reducer_override(obj) if reduced is NotImplemented else reduced
 
 
@@ -291,8 +218,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
         self, file: _Writable, roots: set[int], buffer_callback: Callable[[Any], Any]
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback, recurse=True)
-        self._roots = roots
-        self._tensors = TorchReducer()
+        self.reducers = _Reducers(roots)
         self.group_ids: frozenset[int] = frozenset()
 
     def reducer_override(self, obj: object) -> Any:
@@ -304,7 +230,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
             raise pickle.PicklingError(
                 f"{type(obj).__name__}: a weak reference to an object outside its linked group"
             )
-        return _reduce_special(obj, self._roots, self._tensors)
+        return _reduce_special(obj, self.reducers)
 
 
 class _NullSink:
@@ -317,12 +243,20 @@ class _NullSink:
 def _dump(
     pickler_type: type[_CloudPickler] | type[_DillPickler], values: Mapping[str, object]
 ) -> SerializedGroup:
-    stream = io.BytesIO()
-    buffers: list[pickle.PickleBuffer] = []
-    pickler = pickler_type(stream, _top_level_roots(values), buffers.append)
-    if isinstance(pickler, _DillPickler):
-        pickler.group_ids = frozenset(id(v) for v in values.values())
-    pickler.dump(dict(values))
+    roots = top_level_roots(values)
+    while True:
+        stream = io.BytesIO()
+        buffers: list[pickle.PickleBuffer] = []
+        pickler = pickler_type(stream, roots, buffers.append)
+        if isinstance(pickler, _DillPickler):
+            pickler.group_ids = frozenset(id(v) for v in values.values())
+        pickler.dump(dict(values))
+        missed = pickler.reducers.views.missed_roots()
+        if not missed:
+            break
+        # Views were copied although the stream stored their root anyway (deep inside an
+        # object): once more with those roots known, so the views come back as views.
+        roots = roots | missed
     name = PICKLER_CLOUDPICKLE if pickler_type is _CloudPickler else PICKLER_DILL
     return SerializedGroup(
         names=tuple(values),
@@ -358,7 +292,7 @@ def find_unserializable(obj: object, *, deep: bool = True) -> str | None:
     if reason is not None or not deep:
         return reason
     sink = _NullSink()
-    roots = _top_level_roots({"obj": obj})
+    roots = top_level_roots({"obj": obj})
     try:
         _CloudPickler(sink, roots, _discard).dump(obj)
         return None

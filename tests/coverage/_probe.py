@@ -11,8 +11,8 @@ import json
 import platform
 import sys
 import types
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 from tests.oracle import ATOMS, HIDDEN, OPAQUE, _Describer
 
@@ -28,8 +28,10 @@ _MAX_DEPTH = 3
 
 
 def _version(module: str) -> tuple[str, str]:
-    top = module.split(".")[0].lstrip("_")
-    if top in sys.stdlib_module_names or top == "builtins":
+    raw = module.split(".")[0]
+    top = raw.lstrip("_")
+    # Notebook classes (__main__) and the C halves of stdlib modules (_thread, _weakrefset).
+    if {raw, top} & (sys.stdlib_module_names | {"builtins", "__main__"}):
         return "python", platform.python_version()
     for dist in importlib.metadata.packages_distributions().get(top, []):
         try:
@@ -53,7 +55,9 @@ def _walk(obj: object, depth: int, found: dict[int, object]) -> None:
     if type(obj) in _CONTAINERS:
         if depth >= _MAX_DEPTH:
             return
-        items = obj.values() if isinstance(obj, dict) else obj
+        items: Iterable[object] = (
+            obj.values() if isinstance(obj, dict) else cast(tuple[object, ...], obj)
+        )
         for item in items:
             _walk(item, depth + 1, found)
         return
@@ -78,7 +82,7 @@ def classes(ns: Mapping[str, object]) -> dict[str, list[dict[str, Any]]]:
             except Exception as exc:
                 opaque = True
                 qualified += f" (oracle failed: {type(exc).__name__})"
-            dist, version = _version(cls.__module__)
+            dist, version = _version(cls.__module__ or "")
             entry = entries.setdefault(
                 qualified,
                 {"class": qualified, "package": dist, "version": version, "opaque": False},

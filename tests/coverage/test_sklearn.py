@@ -23,5 +23,8 @@ SCENARIO = Scenario(
 
 
 @pytest.mark.coverage
+# About 80 estimators fitted, described and probed in two kernels: over the default 120 s on a
+# busy 2-core machine.
+@pytest.mark.timeout(300)
 def test_sklearn(check_scenario: Any) -> None:
     check_scenario(SCENARIO)

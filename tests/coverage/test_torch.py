@@ -1,4 +1,8 @@
-"""torch (CPU): tensors and views sharing storage, modules, optimizer state, data loading."""
+"""torch (CPU): tensors and views sharing storage, modules, optimizer state, data loading.
+
+Optimizers come back with their whole ``__dict__`` (elastic_kernel/store/_torch.py): torch's own
+pickling drops the scheduler's ``step`` wrapper, ``_opt_called`` and registered hooks.
+"""
 
 from __future__ import annotations
 
@@ -38,11 +42,5 @@ SCENARIO = Scenario(
 
 
 @pytest.mark.coverage
-@pytest.mark.xfail(
-    reason="torch.optim's own pickling (Optimizer.__setstate__) drops private attributes such "
-    "as _opt_called, which the oracle compares; tensors sharing storage, parameters with "
-    "gradients and the global RNG come back right (kernel fixes of this session)",
-    strict=True,
-)
 def test_torch(check_scenario: Any) -> None:
     check_scenario(SCENARIO)
