@@ -12,7 +12,7 @@ from elastic_kernel.errors import ElasticError, RestoreError
 if TYPE_CHECKING:
     from elastic_kernel.kernel import ElasticKernel
 
-__all__ = ["COMM_TARGET", "EVENTS_TARGET", "ElasticComm", "notify"]
+__all__ = ["COMM_TARGET", "EVENTS_TARGET", "ElasticComm", "notify", "restore_result"]
 
 COMM_TARGET = "elastic"
 EVENTS_TARGET = "elastic.events"
@@ -64,7 +64,7 @@ class ElasticComm:
             report = self.kernel.elastic.last_restore
             reply.update(ok=False, error={"type": type(exc).__name__, "message": str(exc)})
             if report is not None:
-                reply["result"] = _restore_result(report)
+                reply["result"] = restore_result(report)
         except ElasticError as exc:
             reply.update(ok=False, error={"type": type(exc).__name__, "message": str(exc)})
         except Exception as exc:
@@ -90,10 +90,29 @@ class ElasticComm:
         }
 
     def _restore(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        report = self.kernel.elastic.restore(data.get("url"), trust=bool(data.get("trust")))
+        from elastic_kernel.background_restore import BackgroundRestore
+
+        report = self.kernel.start_restore(data.get("url"), trust=bool(data.get("trust")))
+        if isinstance(report, BackgroundRestore):
+            if report.plan.lost:
+                # Known before anything loads; the rest goes on restoring.
+                lost = [f"{n}: lost ({g.reason})" for g in report.plan.lost for n in g.names]
+                raise RestoreError("restore incomplete: " + "; ".join(lost))
+            # Started: the outcome comes as a ``restore`` event (``state`` done or failed).
+            return {
+                "checkpoint_id": report.checkpoint_id,
+                "ok": True,
+                "state": "running",
+                "loading": report.pending_names(),
+                "recomputed": list(report.plan.names("recompute")),
+                "lost": [
+                    {"name": n, "reason": g.reason} for g in report.plan.lost for n in g.names
+                ],
+                "rerun": list(report.plan.rerun),
+            }
         if not report.ok:
             raise RestoreError("restore incomplete: " + "; ".join(report.problems()))
-        return _restore_result(report)
+        return restore_result(report)
 
     def _plan(self, data: Mapping[str, Any]) -> dict[str, Any]:
         from elastic_kernel.planner import format_plan_html, format_plan_text
@@ -109,7 +128,15 @@ class ElasticComm:
         }
 
     def _status(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        return self.kernel.elastic.status()
+        kernel = self.kernel
+        result = kernel.elastic.status()
+        result["autosave"] = kernel.autosaver.status()
+        # A frontend that connects after the ``recoverable`` event still learns about it; the
+        # lookup runs in the warm-up thread, so a status asked at once waits for it.
+        kernel.autosaver.wait_until_warm()
+        kernel.find_previous_checkpoint()
+        result["recoverable"] = kernel.recoverable
+        return result
 
     def _restart(self, data: Mapping[str, Any]) -> dict[str, Any]:
         result = self._checkpoint(data)
@@ -135,7 +162,8 @@ def notify(event: str, **data: Any) -> None:
         log.warning("elastic: could not send the %r event", event, exc_info=True)
 
 
-def _restore_result(report: Any) -> dict[str, Any]:
+def restore_result(report: Any) -> dict[str, Any]:
+    """What the restore op returns (and the ``restore`` event with ``state="done"`` carries)."""
     return {
         "checkpoint_id": report.checkpoint_id,
         "ok": report.ok,

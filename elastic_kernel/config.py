@@ -17,13 +17,20 @@ __all__ = [
     "ENV_ALPHA",
     "ENV_AUTORESTORE",
     "ENV_AUTOSAVE",
+    "ENV_AUTOSAVE_MAX_DISK",
+    "ENV_AUTOSAVE_MAX_MEMORY",
+    "ENV_RESTORE",
     "ENV_SESSION",
     "ENV_STORE",
+    "ENV_TEST_LOAD_DELAY",
     "JPY_SESSION_NAME",
     "default_key_path",
     "default_session_key",
     "default_store",
+    "load_delay_for_tests",
     "parse_autosave",
+    "parse_bytes",
+    "parse_restore_mode",
     "pending_restore_path",
     "session_key_from",
 ]
@@ -33,6 +40,14 @@ ENV_SESSION = "ELASTIC_SESSION"
 ENV_ALPHA = "ELASTIC_ALPHA"
 ENV_AUTOSAVE = "ELASTIC_AUTOSAVE"
 ENV_AUTORESTORE = "ELASTIC_AUTORESTORE"
+ENV_RESTORE = "ELASTIC_RESTORE"
+# Test-only: seconds the background restore sleeps before loading each stored group, so tests
+# can observe "still loading" deterministically. Never set it for real work.
+ENV_TEST_LOAD_DELAY = "ELASTIC_TEST_LOAD_DELAY"
+RESTORE_MODES = ("background", "blocking")
+ENV_AUTOSAVE_MAX_MEMORY = "ELASTIC_AUTOSAVE_MAX_MEMORY"
+ENV_AUTOSAVE_MAX_DISK = "ELASTIC_AUTOSAVE_MAX_DISK"
+BYTE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 JPY_SESSION_NAME = "JPY_SESSION_NAME"
 UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -57,6 +72,42 @@ def parse_autosave(text: str) -> int:
     if every < 0:
         raise ValueError(f"autosave must be on, off or a number of cells, got {text!r}")
     return every
+
+
+def parse_bytes(text: str) -> int:
+    """``1073741824``, ``512M``, ``2G``, ``1.5GiB`` -> bytes (binary units); 0 means no limit.
+
+    Raises
+    ------
+    ValueError
+        For anything else, naming the value.
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    if match is None:
+        raise ValueError(f"expected a size such as 2G, 512M or a number of bytes, got {text!r}")
+    return int(float(match.group(1)) * BYTE_UNITS[match.group(2)])
+
+
+def parse_restore_mode(text: str) -> str:
+    """``background`` (the default) or ``blocking``.
+
+    Raises
+    ------
+    ValueError
+        For anything else, naming the value.
+    """
+    cleaned = text.strip().lower()
+    if cleaned in RESTORE_MODES:
+        return cleaned
+    raise ValueError(f"restore mode must be background or blocking, got {text!r}")
+
+
+def load_delay_for_tests() -> float:
+    """``ELASTIC_TEST_LOAD_DELAY`` in seconds (0 when unset or not a number): test-only."""
+    try:
+        return max(0.0, float(os.environ.get(ENV_TEST_LOAD_DELAY) or 0))
+    except ValueError:
+        return 0.0
 
 
 def elastic_data_dir() -> Path:

@@ -221,6 +221,8 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             run_cell=self._rerun_cell,
         )
         shell.register_magics(ElasticMagics(shell=shell, kernel=self))
+        # `%config ElasticKernel.store = ...` in a cell reaches only the shell's configurables.
+        shell.configurables.append(self)  # type: ignore[arg-type]  # typed too narrowly
         ElasticComm(self).register(self.comm_manager)
         for msg_type in ("comm_open", "comm_msg", "comm_close"):
             handler = self.shell_handlers.get(msg_type)
@@ -309,6 +311,11 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         # ipykernel installs Python's default SIGINT handler around every shell message; ours
         # differs only inside the change-detection audit hook (see its docstring).
         self.saved_sigint_handler = signal.signal(signal.SIGINT, interrupt_outside_audit_hook)
+
+    def post_handler_hook(self) -> None:
+        super().post_handler_hook()
+        # The reply is sent: an autosave forked at the end of the cell may start writing now.
+        self.autosaver.release()
 
     def finish_metadata(
         self, parent: dict[str, Any], metadata: dict[str, Any], reply_content: dict[str, Any]
@@ -459,9 +466,7 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
     def _restore_applied(self, names: list[str]) -> None:
         """Names the restore bound between cells: not the next cell's doing, and indexed for
         alias detection like names a cell wrote."""
-        self.recorder.namespace_touched()
-        # No public counterpart yet: the recorder refreshes reach only for names cells write.
-        self.recorder._refresh_reach(names)
+        self.recorder.namespace_touched(names)
 
     def _wait_for_restore(
         self, transformed: str, is_tooling: bool, everything: bool, silent: bool

@@ -16,6 +16,7 @@ from elastic_kernel.errors import ElasticError, RestoreError
 from elastic_kernel.lineage.display import format_graph_text
 
 if TYPE_CHECKING:
+    from elastic_kernel.background_restore import BackgroundRestore
     from elastic_kernel.checkpoint import CheckpointResult
     from elastic_kernel.kernel import ElasticKernel
     from elastic_kernel.store import ProgressEvent
@@ -25,10 +26,13 @@ __all__ = ["ElasticMagics"]
 USAGE = """Usage:
   %checkpoint [URL] [--mode M]   store the session (M: balanced, fast-migrate, fast-restore,
                                  store-all, rerun-all, or a number = alpha)
-  %restore [URL] [--trust]       restore the latest checkpoint of this session (or URL)
+  %restore [URL] [--trust] [--wait]  restore the latest checkpoint of this session (or URL);
+                                 it loads in the background unless --wait (or
+                                 ELASTIC_RESTORE=blocking)
   %elastic plan [--mode M] [--url URL]  the plan a checkpoint would use now
   %elastic graph [--json]        the Application History Graph recorded so far
-  %elastic status [--json]       store, session key, cells recorded, overhead, last checkpoint
+  %elastic status [--json]       store, session key, cells recorded, overhead, last checkpoint,
+                                 background restore progress
   %elastic autosave on|off|every N   background checkpoints after cells
   %elastic restart [--mode M]    checkpoint, restart the kernel process, restore the state
 """
@@ -90,6 +94,18 @@ class ElasticMagics(Magics):  # type: ignore[misc]
     def __init__(self, shell: Any, kernel: ElasticKernel) -> None:
         super().__init__(shell=shell)
         self.kernel = kernel
+        # IPython's own %whos, which ours extends with the variables still being restored.
+        self._builtin_whos = shell.find_line_magic("whos")
+
+    @line_magic  # type: ignore[misc]
+    def whos(self, line: str) -> None:
+        """IPython's ``%whos``, followed by the variables a background restore still loads."""
+        if self._builtin_whos is not None:
+            self._builtin_whos(line)
+        background = self.kernel.elastic.background
+        loading = background.pending_names() if background is not None else []
+        if loading:
+            print(f"Still being restored (appear when loaded): {', '.join(loading)}")
 
     @line_magic  # type: ignore[misc]
     def checkpoint(self, line: str) -> None:
@@ -144,12 +160,24 @@ class ElasticMagics(Magics):  # type: ignore[misc]
         parser = _Parser(prog="%restore", add_help=False)
         parser.add_argument("url", nargs="?")
         parser.add_argument("--trust", action="store_true")
+        parser.add_argument("--wait", action="store_true")
         args = self._parse(parser, line)
         if args is None:
             return
         progress = _Progress()
         try:
-            report = self.kernel.elastic.restore(args.url, trust=args.trust, progress=progress.line)
+            if args.wait or self.kernel.restore_mode == "blocking":
+                report = self.kernel.elastic.restore(
+                    args.url, trust=args.trust, progress=progress.line
+                )
+            else:
+                from elastic_kernel.background_restore import BackgroundRestore
+
+                started = self.kernel.start_restore(args.url, trust=args.trust)
+                if isinstance(started, BackgroundRestore):
+                    self._print_started(started)
+                    return
+                report = started
         except ElasticError as exc:
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
             raise
@@ -177,6 +205,22 @@ class ElasticMagics(Magics):  # type: ignore[misc]
                 + ", ".join(p.split(":")[0] for p in problems)
             )
         print("  all other variables verified against their checkpoint fingerprints")
+
+    @staticmethod
+    def _print_started(started: BackgroundRestore) -> None:
+        from elastic_kernel.background_restore import describe_start
+
+        text = describe_start(started)
+        print(text[0].upper() + text[1:])
+        lost = [(n, g.reason) for g in started.plan.lost for n in g.names]
+        for name, reason in lost:
+            print(f"  {name}: lost ({reason})", file=sys.stderr)
+        if lost:
+            # Known before anything loads: the cell fails now, the rest goes on restoring.
+            raise RestoreError(
+                f"restore incomplete: {len(lost)} variable(s) lost or different: "
+                + ", ".join(name for name, _ in lost)
+            )
 
     @line_magic  # type: ignore[misc]
     def elastic(self, line: str) -> None:
@@ -217,6 +261,7 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             return None
 
     def _graph(self, args: list[str]) -> None:
+        self.kernel.elastic.wait_for_restore()
         graph = self.kernel.recorder.graph
         if "--json" in args:
             print(json.dumps(graph.to_json(), indent=1))
@@ -302,6 +347,7 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             )
         )
         print(
+            f"restore:         {_restore_text(data.get('restore'))}\n"
             f"store:           {data['store']}\n"
             f"session key:     {data['session_key']}\n"
             f"alpha:           {data['alpha']:g}\n"
@@ -311,3 +357,24 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             f"last checkpoint: {last_text}\n"
             f"autosave:        {autosave_text}"
         )
+
+
+def _restore_text(progress: dict[str, Any] | None) -> str:
+    """The status line of a background restore."""
+    from elastic_kernel.units import format_bytes
+
+    if progress is None:
+        return "none running"
+    loading = progress["names_loading"]
+    state = "done" if progress["state"] == "done" else "in the background"
+    text = (
+        f"{progress['checkpoint_id']} {state}: {progress['groups_loaded']} of "
+        f"{progress['groups_total']} groups loaded ({format_bytes(progress['bytes_loaded'])} of "
+        f"{format_bytes(progress['bytes_total'])}), {progress['reruns_done']} of "
+        f"{progress['reruns_total']} re-runs done"
+    )
+    if loading:
+        text += f"; waiting: {', '.join(loading)}"
+    if progress["errors"]:
+        text += f"; FAILED: {', '.join(sorted(progress['errors']))}"
+    return text

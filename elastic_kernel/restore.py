@@ -2,7 +2,8 @@
 
 Takes a namespace and a ``run_cell`` callable, never a shell, so it runs the same under the
 kernel, the CLI and tests. Re-runs happen first, in their original order and with the random
-generators as they were; stored values are loaded afterwards and so take precedence.
+generators as they were; stored values are loaded afterwards and so take precedence. The steps
+are public so that ``background_restore`` runs the same ones, spread over time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 from elastic_kernel.errors import ElasticError, RestoreError
@@ -33,7 +34,19 @@ from elastic_kernel.planner import (
 )
 from elastic_kernel.store import CheckpointStore, Manifest
 
-__all__ = ["RestoreReport", "RunCell", "restore_checkpoint"]
+__all__ = [
+    "RestoreReport",
+    "RunCell",
+    "log_report",
+    "lost_after_reruns",
+    "read_session",
+    "recompute_notes",
+    "replan_without",
+    "rerun_cells",
+    "restore_checkpoint",
+    "restore_final_rng",
+    "verify_values",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +141,7 @@ def restore_checkpoint(
     """
     started = time.perf_counter()
     say = progress or (lambda _line: None)
-    try:
-        graph = HistoryGraph.from_json(manifest.metadata["graph"])
-        plan = ReplicationPlan.from_json(manifest.metadata["plan"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RestoreError(
-            f"checkpoint {manifest.url} holds no session graph/plan ({exc}); was it written by "
-            "the elastic kernel?"
-        ) from exc
+    graph, plan = read_session(manifest)
     live = graph.live()
     names_before = set(ns)
 
@@ -154,47 +160,22 @@ def restore_checkpoint(
     load_seconds = time.perf_counter() - load_started
     notes: list[str] = []
     if failed:
-        plan = _replan_without(graph, plan, failed)
-        for name in sorted(failed):
-            if name in plan.names("recompute"):
-                notes.append(f"{name}: its stored group failed to load; recomputed instead")
+        plan = replan_without(graph, plan, failed)
+        notes.extend(recompute_notes(plan, failed))
     lost: dict[str, str] = {name: group.reason for group in plan.lost for name in group.names}
     recompute = set(plan.names("recompute"))
 
     rerun_started = time.perf_counter()
-    failed_cells: dict[int, str] = {}
-    with _working_directory(manifest.metadata.get("cwd")):
-        for index in plan.rerun:
-            execution = graph.executions[index]
-            changed = recorded_input_changes(execution.extra.get("file_inputs"))
-            if changed:
-                # Another machine, or the files moved on: the cell would compute other values.
-                failed_cells[index] = f"refused to re-run: {'; '.join(changed)}"
-                continue
-            say(f"re-running cell [{execution.execution_count}] {execution.first_line}")
-            state = execution.extra.get("rng")
-            if isinstance(state, str):
-                restore_rng_state(RngState.from_json(state))
-            error = run_cell(execution.code, index)
-            if error is not None and execution.ok:
-                failed_cells[index] = f"{type(error).__name__}: {error}"
+    failed_cells = rerun_cells(
+        graph, plan.rerun, run_cell, cwd=manifest.metadata.get("cwd"), say=say
+    )
     rerun_seconds = time.perf_counter() - rerun_started
-    if failed_cells:
-        for name in recompute:
-            writer = live[name].version if name in live else None
-            if writer in failed_cells:
-                lost[name] = f"re-running its cell failed: {failed_cells[writer]}"
-        first = min(failed_cells)
-        for name in recompute - lost.keys():
-            lost[name] = f"cell #{first} failed on re-run: {failed_cells[first]}"
+    lost.update(lost_after_reruns(graph, recompute - lost.keys(), failed_cells))
     ns.update(loaded_values)
     loaded = sorted(loaded_values)
-    final_rng = manifest.metadata.get("rng")
-    if isinstance(final_rng, str):
-        try:
-            restore_rng_state(RngState.from_json(final_rng))
-        except (ValueError, ImportError) as exc:
-            notes.append(f"random generators not restored: {exc}")
+    note = restore_final_rng(manifest)
+    if note is not None:
+        notes.append(note)
 
     # Re-runs recreate intermediate names the original session later deleted.
     for name in set(ns) - names_before - live.keys():
@@ -204,7 +185,7 @@ def restore_checkpoint(
         if name in ns and name not in names_before:
             del ns[name]
 
-    mismatched, unverified = _verify(ns, manifest, [n for n in live if n not in lost])
+    mismatched, unverified = verify_values(ns, manifest, [n for n in live if n not in lost])
     # A loaded value's bytes are checksummed; a fingerprint that differs after unpickling
     # means its class's own pickling leaves some state out (sklearn's Bunch drops a private
     # cache). Recomputed values that differ are real failures (nondeterminism, changed input).
@@ -226,21 +207,113 @@ def restore_checkpoint(
         rerun_seconds=rerun_seconds,
         notes=tuple(notes),
     )
-    for note in notes:
-        log.warning("restore %s: %s", manifest.checkpoint_id, note)
+    log_report(report)
+    return report
+
+
+def log_report(report: RestoreReport) -> None:
+    """One INFO summary line per restore, and its notes as warnings."""
+    for note in report.notes:
+        log.warning("restore %s: %s", report.checkpoint_id, note)
     log.info(
         "restore %s: %d loaded, %d recomputed, %d lost, %d mismatched, %.3f s",
-        manifest.checkpoint_id,
+        report.checkpoint_id,
         len(report.loaded),
         len(report.recomputed),
         len(report.lost),
         len(report.mismatched),
         report.seconds,
     )
-    return report
 
 
-def _replan_without(
+def read_session(manifest: Manifest) -> tuple[HistoryGraph, ReplicationPlan]:
+    """The graph and plan a checkpoint's manifest records.
+
+    Raises
+    ------
+    RestoreError
+        The manifest does not describe a session (no graph or plan in it).
+    """
+    try:
+        graph = HistoryGraph.from_json(manifest.metadata["graph"])
+        plan = ReplicationPlan.from_json(manifest.metadata["plan"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RestoreError(
+            f"checkpoint {manifest.url} holds no session graph/plan ({exc}); was it written by "
+            "the elastic kernel?"
+        ) from exc
+    return graph, plan
+
+
+def rerun_cells(
+    graph: HistoryGraph,
+    indices: Iterable[int],
+    run_cell: RunCell,
+    *,
+    cwd: object = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> dict[int, str]:
+    """Re-run recorded cells in order, each with the random generators as they were before it
+    first ran, in the directory the session ran in; the cells that failed, with why."""
+    failed_cells: dict[int, str] = {}
+    with _working_directory(cwd if isinstance(cwd, str) else None):
+        for index in indices:
+            execution = graph.executions[index]
+            changed = recorded_input_changes(execution.extra.get("file_inputs"))
+            if changed:
+                # Another machine, or the files moved on: the cell would compute other values.
+                failed_cells[index] = f"refused to re-run: {'; '.join(changed)}"
+                continue
+            say(f"re-running cell [{execution.execution_count}] {execution.first_line}")
+            state = execution.extra.get("rng")
+            if isinstance(state, str):
+                restore_rng_state(RngState.from_json(state))
+            error = run_cell(execution.code, index)
+            if error is not None and execution.ok:
+                failed_cells[index] = f"{type(error).__name__}: {error}"
+    return failed_cells
+
+
+def lost_after_reruns(
+    graph: HistoryGraph, recompute: set[str], failed_cells: Mapping[int, str]
+) -> dict[str, str]:
+    """The variables to recompute that failed re-runs leave lost, with why."""
+    if not failed_cells:
+        return {}
+    live = graph.live()
+    lost: dict[str, str] = {}
+    for name in recompute:
+        writer = live[name].version if name in live else None
+        if writer is not None and writer in failed_cells:
+            lost[name] = f"re-running its cell failed: {failed_cells[writer]}"
+    first = min(failed_cells)
+    for name in recompute - lost.keys():
+        lost[name] = f"cell #{first} failed on re-run: {failed_cells[first]}"
+    return lost
+
+
+def restore_final_rng(manifest: Manifest) -> str | None:
+    """Put the random generators where the session left them; a note when that fails."""
+    final_rng = manifest.metadata.get("rng")
+    if isinstance(final_rng, str):
+        try:
+            restore_rng_state(RngState.from_json(final_rng))
+        except (ValueError, ImportError) as exc:
+            return f"random generators not restored: {exc}"
+    return None
+
+
+def recompute_notes(plan: ReplicationPlan, failed: Mapping[str, str]) -> list[str]:
+    """What a re-plan after failed loads says about each failed variable it recomputes."""
+    recomputed = set(plan.names("recompute"))
+    return [
+        f"{name}: its stored group failed to load; recomputed instead"
+        for name in sorted(failed)
+        if name in recomputed
+    ]
+
+
+def replan_without(
     graph: HistoryGraph, plan: ReplicationPlan, failed: Mapping[str, str]
 ) -> ReplicationPlan:
     """The plan again, with every variable that is not in a loaded group to be recomputed
@@ -257,10 +330,11 @@ def _replan_without(
     return solve_plan(graph, variables, groups, costs, mode=MODE_STORE_ALL)
 
 
-def _verify(
-    ns: MutableMapping[str, object], manifest: Manifest, names: list[str]
+def verify_values(
+    ns: Mapping[str, object], manifest: Manifest, names: Iterable[str]
 ) -> tuple[list[str], list[str]]:
-    """Compare restored values with the fingerprints taken at checkpoint time."""
+    """Compare restored values with the fingerprints taken at checkpoint time: the names that
+    differ (or are missing from ``ns``) and the names that cannot be checked."""
     expected = manifest.metadata.get("fingerprints", {})
     mismatched: list[str] = []
     unverified: list[str] = []

@@ -142,7 +142,8 @@ async def _run(
     async with client.async_setup_kernel(env=env):
         if resume:
             log(f"restoring checkpoint {state['checkpoint']}")
-            await _magic(client, f"%restore {state['checkpoint']}", RestoreError)
+            # Blocking: a failed restore must stop the run here, not at some later cell.
+            await _magic(client, f"%restore {state['checkpoint']} --wait", RestoreError)
             result.cells_skipped = sum(1 for i in code_cells if i < first)
         for index in code_cells:
             if index < first:

@@ -15,6 +15,8 @@ from elastic_kernel import config
 from elastic_kernel.errors import CheckpointNotFound
 
 if TYPE_CHECKING:
+    from elastic_kernel.background_restore import BackgroundRestore
+
     # The planner (OR-Tools) and the store (pickling, fsspec) weigh ~60 MB and 0.5 s: a kernel
     # that never checkpoints never imports them (issue: memory overhead vs the stock kernel).
     from elastic_kernel.checkpoint import (
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Autosaves of session K are kept under session key K + this suffix.
 AUTOSAVE_SUFFIX = ".auto"
+AUTOSAVES_KEPT = 2
+# Unreferenced autosave blobs younger than this are spared by the autosave's own pruning.
+AUTOSAVE_BLOB_AGE = 60.0
 # Checkpoints smaller than this say little about the store's bandwidth.
 LEARN_MIN_BYTES = 8 * 2**20
 
@@ -90,6 +95,9 @@ class ElasticSession:
         # Called after every explicit checkpoint or restore (the kernel resumes autosave).
         self.on_explicit: Callable[[], None] | None = None
         self.last_restore: RestoreReport | None = None
+        # A restore running in the background (``start_restore``), until it completes.
+        self.background: BackgroundRestore | None = None
+        self.last_background: BackgroundRestore | None = None
 
     @property
     def ns(self) -> MutableMapping[str, object]:
@@ -122,6 +130,7 @@ class ElasticSession:
         """The plan a checkpoint would use now (``mode`` may be ``alpha=0.5``-style too)."""
         from elastic_kernel.checkpoint import plan_session
 
+        self.wait_for_restore()
         mode_name, alpha = _parse(mode)
         store = self.open_store(url)
         costs = self.cost_model(store, alpha)
@@ -158,6 +167,7 @@ class ElasticSession:
         """Plan and write a checkpoint of the namespace to ``url`` (default: the store)."""
         from elastic_kernel.checkpoint import take_checkpoint
 
+        self.wait_for_restore()
         mode_name, alpha = _parse(mode)
         store = self.open_store(url)
         result = take_checkpoint(
@@ -203,6 +213,7 @@ class ElasticSession:
         recorder = self.recorder
         cells = len(recorder.graph)
         last = self.last_checkpoint
+        latest_background = self.background or self.last_background
         return {
             "store": self.settings.store,
             "session_key": self.settings.session_key,
@@ -227,6 +238,8 @@ class ElasticSession:
                 "ok": self.last_restore.ok,
                 "seconds": self.last_restore.seconds,
             },
+            # The running background restore, else the last one (its event log stays readable).
+            "restore": None if latest_background is None else latest_background.progress(),
         }
 
     def warm_up(self) -> None:
@@ -235,17 +248,42 @@ class ElasticSession:
 
         self.cost_model(self.open_store())
 
-    def autosave_checkpoint(self) -> dict[str, Any]:
+    def autosave_checkpoint(self, max_disk: int | None = None) -> dict[str, Any]:
         """The checkpoint an autosave child writes: fresh store objects (the parent's hold
-        connections and event loops the forked child must not use), and a JSON summary."""
+        connections and event loops the forked child must not use), and a JSON summary.
+
+        Only the two newest complete autosaves are kept. ``max_disk`` caps what the session's
+        autosaves occupy; a checkpoint that would break it (or not fit in the free space of a
+        local store) raises ``BudgetExceeded`` before anything is published.
+        """
+        from elastic_kernel.autosave_budget import DiskBudget
+
         self._stores.clear()
         # An autosave protects against the kernel process dying, which the OS page cache
         # survives: no fsync, so autosaves keep up with the cells. Explicit checkpoints and
         # restarts with state do fsync.
         self._durable = False
-        # Autosaves keep their own last few checkpoints (a session key of their own), so they
-        # never prune the checkpoints the user took on purpose.
-        result = self.checkpoint(session_key=self.autosave_key)
+        store_url = self.settings.store
+        local = "://" not in store_url or store_url.startswith("file://")
+        budget = DiskBudget(
+            max_disk,
+            os.path.join(store_url.removeprefix("file://"), self.autosave_key) if local else None,
+        )
+        budget.check()
+        store = self.open_store()
+        # Older autosaves go once this one is published: the disk holds about two states, not
+        # one per cell, and a process restoring the previous autosave still finds it whole.
+        store.keep = AUTOSAVES_KEPT
+        # Autosaves have a session key of their own, so they never prune the checkpoints the
+        # user took on purpose.
+        result = self.checkpoint(session_key=self.autosave_key, progress=budget.progress)
+        if max_disk is not None:
+            with contextlib.suppress(Exception):
+                # Under a budget, free the blobs only dropped autosaves used within a minute,
+                # not the store's usual ten (younger ones may belong to an autosave child that
+                # outlived an earlier kernel process). It delays this child's exit, and so the
+                # next autosave: only worth it when disk is counted.
+                store.gc(self.autosave_key, keep=AUTOSAVES_KEPT, min_blob_age=AUTOSAVE_BLOB_AGE)
         return {
             "checkpoint_id": result.manifest.checkpoint_id,
             "url": result.manifest.url,
@@ -318,9 +356,10 @@ class ElasticSession:
         trust: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> RestoreReport:
-        """Restore a checkpoint into the namespace and continue its AHG."""
+        """Restore a checkpoint into the namespace and continue its AHG (blocking)."""
         from elastic_kernel.restore import restore_checkpoint
 
+        self.wait_for_restore()
         manifest = self.find_checkpoint(url, trust=trust)
         store = self.open_store(url)
         report = restore_checkpoint(
@@ -332,6 +371,64 @@ class ElasticSession:
             progress=progress,
         )
         self.recorder.replace_graph(report.graph)
+        self._restored(report, store, manifest)
+        return report
+
+    def start_restore(
+        self,
+        url: str | None = None,
+        *,
+        trust: bool = False,
+        wake: Callable[[], None] = lambda: None,
+        on_applied: Callable[[list[str]], None] = lambda _names: None,
+        on_failure: Callable[[dict[str, str], str], None] = lambda _failed, _message: None,
+        on_done: Callable[[RestoreReport], None] = lambda _report: None,
+        load_delay: float = 0.0,
+    ) -> BackgroundRestore:
+        """Start restoring a checkpoint in the background and return at once.
+
+        The checkpoint is found, its signature checked and its plan read before this returns
+        (errors there raise as for :meth:`restore`); loading continues on a thread. A restore
+        still running is finished first. See :class:`BackgroundRestore` for the callbacks.
+        """
+        from elastic_kernel.background_restore import BackgroundRestore
+
+        self.wait_for_restore()
+        manifest = self.find_checkpoint(url, trust=trust)
+        store = self.open_store(url)
+
+        def done(report: RestoreReport) -> None:
+            self.background, self.last_background = None, background
+            self._restored(report, store, manifest)
+            on_done(report)
+
+        background = BackgroundRestore(
+            store,
+            manifest,
+            self.ns,
+            self._run_cell,
+            is_user_name=self.recorder.is_user_name,
+            wake=wake,
+            on_applied=on_applied,
+            on_failure=on_failure,
+            on_done=done,
+            load_delay=load_delay,
+        )
+        # The restored graph describes the session from now on; the variables still loading
+        # are live in it already.
+        self.recorder.replace_graph(background.graph)
+        self.background = background
+        background.start()
+        return background
+
+    def wait_for_restore(self) -> RestoreReport | None:
+        """Finish a background restore, if one is running (its report, else None)."""
+        background = self.background
+        if background is None:
+            return None
+        return background.finish()
+
+    def _restored(self, report: RestoreReport, store: CheckpointStore, manifest: Manifest) -> None:
         self.last_restore = report
         loaded_bytes = sum(g.size for g in manifest.groups)
         if loaded_bytes >= LEARN_MIN_BYTES and report.load_seconds > 0:
@@ -341,4 +438,3 @@ class ElasticSession:
                 self._bandwidths[store.url] = (write, (old_read + seen) / 2)
         if self.on_explicit is not None:
             self.on_explicit()
-        return report

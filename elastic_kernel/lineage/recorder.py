@@ -97,6 +97,7 @@ class PendingExecution:
     function_calls: frozenset[str] = frozenset()
     watch: AbstractContextManager[Recording] | None = None
     recording: Recording | None = None
+    generation: int = 0
 
 
 def _local_imports(imports: Iterable[str]) -> list[str]:
@@ -151,7 +152,9 @@ class CellRecorder:
         # object has run, because every such cell re-fingerprints its candidates afterwards.
         self._cache: dict[str, tuple[int, bytes]] = {}
         self._adopted = False
-        self._graph_replaced = False
+        # Bumped when a restore replaces the graph: a cell that started before (the cell that
+        # ran the restore, when it was not a tooling cell) is not recorded.
+        self._generation = 0
         self._name_is_user: dict[str, bool] = {}
         # name -> (id of its object, ids of the mutable objects it reaches), and the inverse:
         # refreshed for every name a cell writes, so aliases are found without walking the
@@ -178,11 +181,13 @@ class CellRecorder:
         """True for user variables (not IPython bookkeeping, not names hidden by the shell)."""
         return self._is_user(name)
 
-    def namespace_touched(self) -> None:
+    def namespace_touched(self, names: Iterable[str] = ()) -> None:
         """Names may have been rebound outside a recorded cell (an unrecorded execution, a comm
         handler, a restore): the next cell takes a fresh snapshot instead of reusing the last
-        cell's, so such changes are never attributed to it."""
+        cell's, so such changes are never attributed to it. ``names``, when known, are indexed
+        for alias detection as if a cell had written them."""
         self._last_ids = None
+        self._refresh_reach(names)
 
     def replace_graph(self, graph: HistoryGraph) -> None:
         """Continue a restored session's graph; the cell running now (the restore) is not
@@ -195,7 +200,7 @@ class CellRecorder:
         graph.adopt(names)
         self._refresh_reach(names)
         self._adopted = True
-        self._graph_replaced = True
+        self._generation += 1
         self._last_ids = None
 
     def _is_user(self, name: str) -> bool:
@@ -265,6 +270,7 @@ class CellRecorder:
             candidates=candidates,
             reads=reads,
             fingerprints_before=before,
+            generation=self._generation,
         )
         if analysis.is_dynamic:
             pending.notes.extend(analysis.dynamic_reasons)
@@ -285,8 +291,7 @@ class CellRecorder:
         describes the namespace.
         """
         duration = self._clock() - pending.perf_start
-        if self._graph_replaced:
-            self._graph_replaced = False
+        if pending.generation != self._generation:
             self._stop_watch(pending)
             return None
         t0 = self._clock()

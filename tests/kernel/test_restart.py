@@ -127,7 +127,8 @@ def test_restart_with_state_through_the_auto_restarter(tmp_path: Path) -> None:
     result = asyncio.run(restart_with_state(tmp_path / "store"))
     assert result["first_pid"] != result["second_pid"]
     assert result["reply"]["status"] == "ok", result["out"]
-    assert "session restored" in result["out"]
+    # Restored before the first cell (blocking), or started then and waited for by the cell.
+    assert "session restored" in result["out"] or "restoring checkpoint" in result["out"]
     assert "before [0, 1, 2, 3, 4] True [0, 1, 2]" in result["out"]
     # Restoring waits for the first execute: kernel_info is answered at once (not asserted as
     # a time, see benchmarks; a restore here would take far longer than the reply did).

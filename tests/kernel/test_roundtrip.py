@@ -147,7 +147,8 @@ def test_group_that_fails_to_load_is_recomputed(tmp_path: Path) -> None:
         blob.write_bytes(bytes(data))
     km, kc = start_kernel(env=env)
     try:
-        restored = execute(kc, "%restore")
+        # What %restore itself reports: wait for the whole restore.
+        restored = execute(kc, "%restore --wait")
         after = describe_session(kc)
     finally:
         stop_kernel(km, kc)
@@ -211,7 +212,8 @@ def test_rerun_refused_when_the_input_file_is_gone(tmp_path: Path) -> None:
     data.unlink()
     km, kc = start_kernel(env=env)
     try:
-        restored = execute(kc, "%restore")
+        # What %restore itself reports: wait for the whole restore.
+        restored = execute(kc, "%restore --wait")
     finally:
         stop_kernel(km, kc)
     assert not restored.ok

@@ -197,7 +197,14 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def restorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    kernel = Kernel.start(tmp_path_factory.mktemp("unused"), "restorer", ELASTIC_AUTOSAVE="off")
+    # These tests judge the error ``%restore`` itself reports: restore blocking (a background
+    # restore reports load failures at the next cell, see tests/kernel/test_background_restore.py).
+    kernel = Kernel.start(
+        tmp_path_factory.mktemp("unused"),
+        "restorer",
+        ELASTIC_AUTOSAVE="off",
+        ELASTIC_RESTORE="blocking",
+    )
     try:
         yield kernel
     finally:

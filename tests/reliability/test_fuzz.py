@@ -74,7 +74,10 @@ class KernelPool:
         if self.restorer is not None:
             self.restorer.stop()
         self.restorer = None
-        self.restorer = Kernel.start(self.store, "fuzz-restore", ELASTIC_AUTOSAVE="off")
+        # Judged by what ``%restore`` itself reports as lost or different: restore blocking.
+        self.restorer = Kernel.start(
+            self.store, "fuzz-restore", ELASTIC_AUTOSAVE="off", ELASTIC_RESTORE="blocking"
+        )
         self.restorer_runs = 0
 
     def discard(self) -> None:

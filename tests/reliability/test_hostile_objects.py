@@ -30,7 +30,10 @@ def roundtrip(original: Kernel, store_dir: Path, tally: Counter[str]) -> set[str
     saved = original.run("%checkpoint", timeout=CHECKPOINT_LIMIT)
     assert saved.ok, f"checkpoint failed: {saved.error} {saved.stderr}"
     before = original.describe()
-    restorer = Kernel.start(store_dir, "hostile-restore", ELASTIC_AUTOSAVE="off")
+    # Judged by what ``%restore`` itself reports as lost or different: restore blocking.
+    restorer = Kernel.start(
+        store_dir, "hostile-restore", ELASTIC_AUTOSAVE="off", ELASTIC_RESTORE="blocking"
+    )
     try:
         result = restorer.run(f"%restore {checkpoint_url(saved)}")
         reported = reported_names(result)

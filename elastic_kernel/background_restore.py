@@ -1,0 +1,588 @@
+"""Restoring a checkpoint in the background: stored groups load on a thread while the user works,
+and each cell waits only for the variables it can read.
+
+The thread only unpickles and verifies, into a private staging area. The kernel's main thread
+moves whole groups into the namespace and runs the planned re-runs, so a variable is never
+visible half-loaded, linked variables appear together, and a name the user rebinds after the
+restore started keeps the user's value.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from elastic_kernel.lineage.analysis import analyze_cell
+from elastic_kernel.lineage.globals_used import GlobalsResolver
+from elastic_kernel.lineage.graph import HistoryGraph
+from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
+from elastic_kernel.restore import (
+    RestoreReport,
+    RunCell,
+    log_report,
+    lost_after_reruns,
+    read_session,
+    recompute_notes,
+    replan_without,
+    rerun_cells,
+    restore_final_rng,
+    verify_values,
+)
+from elastic_kernel.store import CheckpointStore, Manifest
+
+__all__ = [
+    "BackgroundRestore",
+    "RestoreEvent",
+    "complete_pending",
+    "describe_start",
+    "names_cell_reads",
+    "priority_order",
+]
+
+log = logging.getLogger(__name__)
+
+# Groups read by this many of the last recorded cells load first: the next cells most likely
+# continue where the session stopped.
+RECENT_CELLS = 5
+# How often a waiting main thread wakes up, so that an interrupt reaches it.
+WAIT_SLICE_SECONDS = 0.05
+# A name being typed at the end of the text before the cursor (not an attribute).
+IDENTIFIER_AT_END = re.compile(r"(?<![.\w])[A-Za-z_]\w*$")
+
+LOADED, APPLIED, WAITED_FOR, FAILED, RERUN, DONE = (
+    "loaded",
+    "applied",
+    "waited-for",
+    "failed",
+    "rerun",
+    "done",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreEvent:
+    """One entry of the restore's event log (``time`` from ``time.monotonic``)."""
+
+    time: float
+    kind: str
+    names: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Group:
+    """A stored linked group on its way into the namespace."""
+
+    index: int
+    names: tuple[str, ...]
+    size: int
+    ready: threading.Event = field(default_factory=threading.Event)
+    values: dict[str, object] | None = None
+    error: str | None = None
+    is_applied: bool = False
+    drifted: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
+
+
+class _WithPending(Mapping[str, object]):
+    """The namespace plus the names still loading (as ``None``), for the globals resolver."""
+
+    def __init__(self, ns: Mapping[str, object], pending: set[str]) -> None:
+        self._ns, self._pending = ns, pending
+
+    def __getitem__(self, key: str) -> object:
+        if key in self._ns:
+            return self._ns[key]
+        if key in self._pending:
+            return None
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ns or key in self._pending
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._ns
+        yield from (k for k in self._pending if k not in self._ns)
+
+    def __len__(self) -> int:
+        return len(self._ns) + len(self._pending - self._ns.keys())
+
+
+def names_cell_reads(code: str, ns: Mapping[str, object], pending: set[str]) -> set[str] | None:
+    """The names a cell can read: its static loads and deletes plus the globals of the user
+    functions it reaches, transitively; ``None`` (everything) when the cell is dynamic
+    (``eval``, ``globals()``, ``get_ipython().user_ns``, unknown magics...).
+
+    Parameters
+    ----------
+    code
+        The transformed cell (``shell.transform_cell``).
+    ns
+        The namespace as it is now.
+    pending
+        Names not in ``ns`` yet that the cell may still reach (they count as present).
+    """
+    analysis = analyze_cell(code)
+    if analysis.is_dynamic:
+        return None
+    roots = analysis.loads | analysis.deletes
+    return GlobalsResolver(_WithPending(ns, pending)).names_used_by(roots)
+
+
+def priority_order(graph: HistoryGraph, groups: Iterable[_Group]) -> list[_Group]:
+    """Groups read by the last few recorded cells first, then the groups read earlier, then the
+    rest; small before big within each tier."""
+    last_read: dict[str, int] = {}
+    for execution in graph.executions:
+        for version in execution.reads:
+            last_read[version.name] = execution.index
+    recent = len(graph.executions) - RECENT_CELLS
+
+    def key(group: _Group) -> tuple[int, int]:
+        read = max((last_read.get(n, -1) for n in group.names), default=-1)
+        tier = 0 if read >= max(recent, 0) else 1 if read >= 0 else 2
+        return tier, group.size
+
+    return sorted(groups, key=key)
+
+
+class BackgroundRestore:
+    """A checkpoint restoring itself into ``ns`` while cells run.
+
+    Parameters
+    ----------
+    store
+        The store the manifest was opened from.
+    manifest
+        An opened (signature-checked) manifest.
+    ns
+        The namespace to restore into; only the main thread's calls below touch it.
+    run_cell
+        Re-runs a recorded cell's code in ``ns``.
+    is_user_name
+        Tells user variables from interpreter bookkeeping.
+    wake
+        Called from the loading thread when there is something to apply; must be thread-safe
+        (the kernel schedules :meth:`step` on its event loop).
+    on_applied
+        Receives the names that just appeared in (or were rebound in) ``ns``, between cells.
+    on_failure
+        Receives ``{name: reason}`` for variables whose stored group could not be loaded, and
+        a one-line message saying what happens to them.
+    on_done
+        Receives the final report, once.
+    load_delay
+        Seconds to sleep before loading each group (tests only: makes "still loading"
+        observable without mocking anything).
+
+    Raises
+    ------
+    RestoreError
+        The manifest does not describe a session.
+    """
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        manifest: Manifest,
+        ns: MutableMapping[str, object],
+        run_cell: RunCell,
+        *,
+        is_user_name: Callable[[str], bool] = lambda name: not name.startswith("_"),
+        wake: Callable[[], None] = lambda: None,
+        on_applied: Callable[[list[str]], None] = lambda _names: None,
+        on_failure: Callable[[dict[str, str], str], None] = lambda _failed, _message: None,
+        on_done: Callable[[RestoreReport], None] = lambda _report: None,
+        load_delay: float = 0.0,
+    ) -> None:
+        self.manifest = manifest
+        self.graph, self.plan = read_session(manifest)
+        self._store, self._ns, self._run_cell = store, ns, run_cell
+        self._is_user_name = is_user_name
+        self._wake, self._on_applied = wake, on_applied
+        self._on_failure, self._on_done = on_failure, on_done
+        self._delay = load_delay
+        self._groups = [_Group(i, g.names, g.size) for i, g in enumerate(manifest.groups)]
+        self._group_of = {name: g for g in self._groups for name in g.names}
+        # Decided here: the loading thread must not read the graph the main thread extends.
+        self._order = priority_order(self.graph, self._groups)
+        self._base = len(self.graph.executions)
+        self._live = set(self.graph.live())
+        self._names_before = set(ns)
+        # What each name held when the restore last touched it: a different object (or none)
+        # means the user rebound (or deleted) it since.
+        self._ids = {name: id(value) for name, value in ns.items()}
+        self._lost = {name: g.reason for g in self.plan.lost for name in g.names}
+        self._recompute = set(self.plan.names("recompute"))
+        self._pending_reruns = list(self.plan.rerun)
+        self._reran: list[int] = []
+        self._applied: dict[str, object] = {}
+        self._failed: dict[str, str] = {}
+        self._failures_handled = False
+        self._notes: list[str] = []
+        self._lock = threading.Lock()
+        self._events: list[RestoreEvent] = []
+        self._loaded_all = threading.Event()
+        self._started = time.perf_counter()
+        self._started_monotonic = time.monotonic()
+        self._load_seconds = 0.0
+        self._rerun_seconds = 0.0
+        self.report: RestoreReport | None = None
+        self._thread = threading.Thread(
+            target=self._load_all, name=f"elastic-restore-{manifest.checkpoint_id}", daemon=True
+        )
+
+    @property
+    def checkpoint_id(self) -> str:
+        return self.manifest.checkpoint_id
+
+    @property
+    def is_done(self) -> bool:
+        return self.report is not None
+
+    @property
+    def events(self) -> list[RestoreEvent]:
+        with self._lock:
+            return list(self._events)
+
+    def start(self) -> None:
+        """Put the random generators where the session left them and start loading."""
+        note = restore_final_rng(self.manifest)
+        if note is not None:
+            self._notes.append(note)
+        self._thread.start()
+
+    # The loading thread --------------------------------------------------------------------
+
+    def _load_all(self) -> None:
+        for group in self._order:
+            if self._delay:
+                time.sleep(self._delay)
+            started = time.perf_counter()
+            try:
+                values = self._store.load_group(self.manifest, group.index)
+                drifted, unverified = verify_values(values, self.manifest, group.names)
+            except Exception as exc:
+                # The thread is a boundary: whatever went wrong, the main thread reports it
+                # and falls back as a blocking restore would.
+                log.warning("background restore: group %s failed", group.names, exc_info=True)
+                with self._lock:
+                    group.error = f"{type(exc).__name__}: {exc}"
+                    self._events.append(RestoreEvent(time.monotonic(), FAILED, group.names))
+            else:
+                with self._lock:
+                    group.values = values
+                    group.drifted, group.unverified = tuple(drifted), tuple(unverified)
+                    self._events.append(RestoreEvent(time.monotonic(), LOADED, group.names))
+            self._load_seconds += time.perf_counter() - started
+            group.ready.set()
+            self._wake()
+        self._loaded_all.set()
+        self._wake()
+
+    # The main thread ----------------------------------------------------------------------
+
+    def pending_names(self) -> list[str]:
+        """Variables not in the namespace yet: groups still loading and re-runs not done."""
+        names = {
+            n
+            for g in self._groups
+            if not g.is_applied and (g.error is None or not self._failures_handled)
+            for n in g.names
+        }
+        if self._pending_reruns:
+            names |= self._recompute
+        return sorted(names - self._lost.keys())
+
+    def prepare_cell(self, code: str) -> None:
+        """Before a cell runs: wait for and apply what it can read (everything when dynamic)."""
+        if self._pending_reruns and analyze_cell(code).stores & self._rerun_names():
+            # Re-runs go before any cell that touches their names, writing ones included.
+            self._run_reruns()
+        seen: set[str] = set()
+        while not self.is_done:
+            pending = set(self.pending_names())
+            names = names_cell_reads(code, self._ns, pending)
+            if names is None:
+                self.finish()
+                return
+            needed = (names & pending) - seen
+            if not needed:
+                break
+            seen |= needed
+            self._bring(needed)
+        self.step(run_reruns=False)
+
+    def _bring(self, names: set[str]) -> None:
+        """Make ``names`` present: re-run what produces them, wait for their groups."""
+        groups = {id(g): g for n in names if (g := self._group_of.get(n)) is not None}
+        wanted = names.union(*(g.names for g in groups.values()))
+        if self._pending_reruns and wanted & self._rerun_names():
+            self._run_reruns()
+        for group in groups.values():
+            if group.is_applied:
+                continue
+            if not group.ready.is_set():
+                self._record(WAITED_FOR, group.names)
+                self._wait(group.ready)
+            if group.error is not None:
+                # Which variables the fallback recomputes is known once every load is over.
+                self._wait(self._loaded_all)
+        self.step(run_reruns=False)
+        if self._pending_reruns and wanted & self._rerun_names():
+            self._run_reruns()
+            self.step(run_reruns=False)
+
+    def step(self, *, run_reruns: bool = True) -> None:
+        """Do what can be done now on the main thread: failures, re-runs, ready groups."""
+        if self.is_done:
+            return
+        if self._loaded_all.is_set() and self._failed_now() and not self._failures_handled:
+            self._handle_failures()
+        if run_reruns and self._pending_reruns and self._loaded_all.is_set():
+            # Idle re-runs wait for the loading thread: until then the main thread stays free
+            # for cells that need only loaded variables, and the two do not compete for the
+            # interpreter (re-runs and unpickling both import libraries).
+            self._run_reruns()
+        self._apply_ready()
+        if (
+            self._loaded_all.is_set()
+            and not self._pending_reruns
+            and (self._failures_handled or not self._failed_now())
+            and all(g.is_applied or g.error is not None for g in self._groups)
+        ):
+            self._complete()
+
+    def finish(self) -> RestoreReport:
+        """Wait for everything, apply it and return the final report."""
+        waiting = [n for g in self._groups if not g.ready.is_set() for n in g.names]
+        if waiting:
+            self._record(WAITED_FOR, waiting)
+        while self.report is None:
+            self._wait(self._loaded_all)
+            self.step()
+        return self.report
+
+    @staticmethod
+    def _wait(event: threading.Event) -> None:
+        # Short slices: an interrupt (SIGINT) then reaches the main thread at once.
+        while not event.wait(WAIT_SLICE_SECONDS):
+            pass
+
+    def _record(self, kind: str, names: Iterable[str]) -> None:
+        with self._lock:
+            self._events.append(RestoreEvent(time.monotonic(), kind, tuple(sorted(names))))
+
+    def _protected(self) -> set[str]:
+        """Names the user's own cells wrote or deleted since the restore started: recorded as
+        such, or bound to an object the restore did not put there."""
+        names: set[str] = set()
+        for execution in self.graph.executions[self._base :]:
+            names.update(v.name for v in execution.writes)
+            names.update(execution.deletes)
+        ns, ids = self._ns, self._ids
+        for name in self._group_of.keys() | self._recompute:
+            if name in ns:
+                if id(ns[name]) != ids.get(name):
+                    names.add(name)
+            elif name in ids:
+                names.add(name)
+        return names
+
+    def _rerun_names(self) -> set[str]:
+        executions = self.graph.executions
+        return {
+            v.name
+            for i in self._pending_reruns
+            for v in (*executions[i].reads, *executions[i].writes)
+        }
+
+    def _failed_now(self) -> dict[str, str]:
+        with self._lock:
+            return {n: g.error for g in self._groups if g.error is not None for n in g.names}
+
+    def _apply_ready(self) -> None:
+        blocked = self._rerun_names() if self._pending_reruns else set()
+        protected: set[str] | None = None
+        for group in self._groups:
+            if group.is_applied or not group.ready.is_set() or group.values is None:
+                continue
+            if blocked & set(group.names):
+                # Stored values win over what re-runs produce: apply them after the re-runs.
+                continue
+            if protected is None:
+                protected = self._protected()
+            values = {n: v for n, v in group.values.items() if n not in protected}
+            self._ns.update(values)
+            self._applied.update(values)
+            self._ids.update((n, id(v)) for n, v in values.items())
+            group.values, group.is_applied = None, True
+            self._record(APPLIED, values)
+            if values:
+                self._on_applied(sorted(values))
+
+    def _run_reruns(self) -> None:
+        todo, self._pending_reruns = self._pending_reruns, []
+        executions = self.graph.executions
+        written = {v.name for i in todo for v in executions[i].writes}
+        protected = self._protected()
+        kept = {n: self._ns[n] for n in protected if n in self._ns}
+        names_before = set(self._ns)
+        rng = capture_rng_state()
+        started = time.perf_counter()
+        failed_cells = rerun_cells(
+            self.graph, todo, self._run_cell, cwd=self.manifest.metadata.get("cwd")
+        )
+        self._rerun_seconds += time.perf_counter() - started
+        # The user's generators go on where the user left them, not where the re-runs did.
+        restore_rng_state(rng)
+        self._reran.extend(todo)
+        recompute = self._recompute - self._lost.keys()
+        self._lost.update(lost_after_reruns(self.graph, recompute, failed_cells))
+        # Re-runs recreate intermediate names the original session later deleted.
+        for name in set(self._ns) - names_before - self._live:
+            if self._is_user_name(name):
+                del self._ns[name]
+        # Values loaded before a fallback re-run, and the user's own, win over re-run output.
+        for name in written & self._applied.keys():
+            if name not in protected:
+                self._ns[name] = self._applied[name]
+        self._ns.update(kept)
+        self._on_applied(sorted(n for n in written if n in self._ns))
+        for name in (written | (set(self._ns) - names_before)) - protected:
+            if name in self._ns:
+                self._ids[name] = id(self._ns[name])
+        self._record(RERUN, written)
+
+    def _handle_failures(self) -> None:
+        """Re-plan without the groups that failed, as a blocking restore does, and say so."""
+        self._failures_handled = True
+        failed = self._failed_now()
+        plan = replan_without(self.graph, self.plan, failed)
+        self._notes.extend(recompute_notes(plan, failed))
+        self.plan = plan
+        self._lost.update({n: g.reason for g in plan.lost for n in g.names})
+        self._recompute = set(plan.names("recompute"))
+        self._pending_reruns = [i for i in plan.rerun if i not in self._reran]
+        recomputed = sorted(set(failed) & self._recompute)
+        lost = sorted(set(failed) - self._recompute)
+        parts = [f"could not load {', '.join(sorted(failed))} ({next(iter(failed.values()))})"]
+        if recomputed:
+            parts.append(f"recomputing {', '.join(recomputed)} by re-running cells instead")
+        if lost:
+            parts.append(f"LOST: {', '.join(lost)}")
+        message = f"elastic: background restore of {self.checkpoint_id}: " + "; ".join(parts)
+        self._on_failure(failed, message)
+
+    def _complete(self) -> None:
+        protected = self._protected()
+        loaded = sorted(n for g in self._groups if g.is_applied for n in g.names)
+        for name in self._lost:
+            if name in self._ns and name not in self._names_before and name not in protected:
+                del self._ns[name]
+        # Loaded values were checked on the thread; what the re-runs produced is checked here.
+        others = [
+            n for n in self._live if n not in self._lost and n not in protected and n not in loaded
+        ]
+        mismatched, unverified = verify_values(self._ns, self.manifest, others)
+        drifted = sorted(n for g in self._groups if g.is_applied for n in g.drifted)
+        unverified += [n for g in self._groups if g.is_applied for n in g.unverified]
+        report = RestoreReport(
+            checkpoint_id=self.checkpoint_id,
+            graph=self.graph,
+            plan=self.plan,
+            loaded=tuple(loaded),
+            recomputed=tuple(sorted(self._recompute - self._lost.keys())),
+            rerun_cells=tuple(self._reran),
+            lost=tuple(sorted(self._lost.items())),
+            mismatched=tuple(mismatched),
+            drifted=tuple(drifted),
+            unverified=tuple(sorted(unverified)),
+            seconds=time.perf_counter() - self._started,
+            load_seconds=self._load_seconds,
+            rerun_seconds=self._rerun_seconds,
+            notes=tuple(self._notes),
+        )
+        self.report = report
+        self._applied.clear()
+        self._record(DONE, ())
+        log_report(report)
+        self._on_done(report)
+
+    def progress(self) -> dict[str, Any]:
+        """Where the restore stands, as JSON-ready data (``%elastic status``)."""
+        with self._lock:
+            events = list(self._events)
+            loaded = [g for g in self._groups if g.values is not None or g.is_applied]
+            errors = {n: g.error for g in self._groups if g.error is not None for n in g.names}
+        origin = self._started_monotonic
+        return {
+            "checkpoint_id": self.checkpoint_id,
+            "state": "done" if self.is_done else "running",
+            "groups_total": len(self._groups),
+            "groups_loaded": len(loaded),
+            "bytes_total": sum(g.size for g in self._groups),
+            "bytes_loaded": sum(g.size for g in loaded),
+            "names_loading": self.pending_names(),
+            "reruns_total": len(self._reran) + len(self._pending_reruns),
+            "reruns_done": len(self._reran),
+            "errors": errors,
+            "lost": dict(self._lost),
+            "events": [[round(e.time - origin, 6), e.kind, list(e.names)] for e in events],
+        }
+
+
+def describe_start(restore: BackgroundRestore) -> str:
+    """One line for the user: what is loading, what will be recomputed, what is lost."""
+    from elastic_kernel.units import format_bytes
+
+    plan = restore.plan
+    loading = restore.pending_names()
+    size = format_bytes(sum(g.size for g in restore.manifest.groups))
+    text = (
+        f"restoring checkpoint {restore.checkpoint_id} in the background: loading "
+        f"{len(plan.names('store'))} variables ({size})"
+    )
+    recompute = plan.names("recompute")
+    if recompute:
+        text += (
+            f", recomputing {', '.join(sorted(recompute))} by re-running {len(plan.rerun)} cells"
+        )
+    if plan.lost:
+        text += f"; LOST: {', '.join(n for g in plan.lost for n in g.names)}"
+    shown = ", ".join(loading[:10]) + (", ..." if len(loading) > 10 else "")
+    return (
+        f"{text}. Each cell waits only for the variables it reads"
+        + (f" (still loading: {shown})" if loading else "")
+        + "; %elastic status shows progress."
+    )
+
+
+def complete_pending(
+    reply: dict[str, Any], code: str, cursor_pos: int, pending: Iterable[str]
+) -> dict[str, Any]:
+    """A completion reply extended with the still-loading names matching the word at the cursor
+    (they are variables of the session, just not in the namespace yet)."""
+    word = IDENTIFIER_AT_END.search(code[:cursor_pos])
+    if word is None:
+        return reply
+    matches = list(reply.get("matches") or [])
+    extra = [n for n in pending if n.startswith(word.group()) and n not in matches]
+    if not extra:
+        return reply
+    if matches and reply.get("cursor_start") != word.start():
+        # IPython completes something else here (a path, a key): leave it alone.
+        return reply
+    reply = dict(reply, matches=matches + extra, cursor_start=word.start(), cursor_end=cursor_pos)
+    metadata = dict(reply.get("metadata") or {})
+    typed = metadata.get("_jupyter_types_experimental")
+    if isinstance(typed, list):
+        metadata["_jupyter_types_experimental"] = typed + [
+            {"start": word.start(), "end": cursor_pos, "text": n, "type": "instance"} for n in extra
+        ]
+        reply["metadata"] = metadata
+    return reply
