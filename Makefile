@@ -60,6 +60,7 @@ bench: install
 	$(PY) benchmarks/autosave.py
 	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/restore_latency.py
 
 bench-quick: install
 	$(PY) benchmarks/overhead.py --quick
