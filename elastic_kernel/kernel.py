@@ -1,40 +1,35 @@
 """ElasticKernel: the stock IPython kernel plus lineage recording, checkpoint and restore.
 
-This module only wires things together: the algorithms live in ``lineage``, ``planner``,
-``store`` and ``restore``.
+This module wires things together around each cell; its layers live beside it
+(``kernel_settings``: traits, ``kernel_interrupts``: replies whatever the interrupt hits,
+``kernel_restore``: serving a background restore) and the algorithms in ``lineage``,
+``planner``, ``store`` and ``restore``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
 import sys
 import threading
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ipykernel.ipkernel import IPythonKernel
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets import Bool, Float, Int, TraitError, Unicode, default, observe, validate
 
-from elastic_kernel import __version__, config
+from elastic_kernel import __version__
 from elastic_kernel.autosave import Autosaver
 from elastic_kernel.comm import ElasticComm
 from elastic_kernel.errors import ElasticError
+from elastic_kernel.kernel_interrupts import InterruptSafeKernel
+from elastic_kernel.kernel_restore import RestoringKernel
+from elastic_kernel.kernel_settings import SettingsKernel
 from elastic_kernel.lineage.analysis import is_tooling_cell
-from elastic_kernel.lineage.effects import interrupt_outside_audit_hook
 from elastic_kernel.lineage.recorder import CellRecorder, PendingExecution
 from elastic_kernel.magics import ElasticMagics
 from elastic_kernel.session import ElasticSession, SessionSettings
-
-if TYPE_CHECKING:
-    # Imported when a restore starts: they pull in the planner and the store.
-    from elastic_kernel.background_restore import BackgroundRestore
-    from elastic_kernel.restore import RestoreReport
 
 __all__ = ["ElasticKernel"]
 
@@ -48,168 +43,8 @@ NEEDS_MACHINERY = re.compile(
 EXIT_DELAY_SECONDS = 0.5
 
 
-class ElasticKernel(IPythonKernel):  # type: ignore[misc]
+class ElasticKernel(RestoringKernel, InterruptSafeKernel, SettingsKernel):
     """IPython kernel that records the Application History Graph of every cell."""
-
-    store = Unicode(
-        help=(
-            "Where checkpoints go: a directory or an fsspec URL (s3://bucket/prefix, memory://x). "
-            f"Default: ${config.ENV_STORE}, else <jupyter data dir>/elastic/checkpoints."
-        )
-    ).tag(config=True)
-
-    session_key = Unicode(
-        help=(
-            "Key naming this notebook's checkpoints in the store. Default: "
-            f"${config.ENV_SESSION}, else ${config.JPY_SESSION_NAME} (the notebook path), else "
-            "the connection file name."
-        )
-    ).tag(config=True)
-
-    alpha = Float(
-        help=(
-            "Weight of checkpoint time against restore time in the replication plan (1 = both "
-            f"equally; large = fast checkpoint; small = fast restore). Default: ${config.ENV_ALPHA}"
-            ", else 1."
-        )
-    ).tag(config=True)
-
-    autosave = Int(
-        help=(
-            "Checkpoint in the background after every N recorded cells (0 = off). The cell "
-            "boundary only pays for a fork; the checkpoint is written by the child process. "
-            f"Default: ${config.ENV_AUTOSAVE} (on, off or N), else 1."
-        )
-    ).tag(config=True)
-
-    autorestore = Bool(
-        help=(
-            "When the previous process of this session ended without a restart with state "
-            "(crash, OOM kill), restore its last checkpoint before the first cell instead of "
-            f"only saying it exists. Default: ${config.ENV_AUTORESTORE}=1, else False."
-        )
-    ).tag(config=True)
-
-    autosave_max_memory = Int(
-        help=(
-            "Extra memory (bytes) a background checkpoint may cost: the copy-on-write pages of "
-            "the forked writer. Past it the writer is killed and that autosave skipped (see "
-            f"%elastic status). 0 = no cap. Default: ${config.ENV_AUTOSAVE_MAX_MEMORY} (2G, "
-            "512M or bytes), else a quarter of the machine's RAM."
-        )
-    ).tag(config=True)
-
-    autosave_max_disk = Int(
-        help=(
-            "Disk (bytes) this session's autosaves may occupy in the store; an autosave that "
-            "would exceed it, or not fit in a local store's free space, is skipped. The two "
-            f"newest autosaves are kept. 0 = no budget. Default: ${config.ENV_AUTOSAVE_MAX_DISK} "
-            "(10G, 512M or bytes), else 0."
-        )
-    ).tag(config=True)
-
-    @default("autosave_max_memory")
-    def _default_autosave_max_memory(self) -> int:
-        # A quarter of RAM: room for a cell that rewrites a large share of the state while its
-        # previous version is being written, without inviting the OOM killer.
-        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return _env_bytes(config.ENV_AUTOSAVE_MAX_MEMORY, ram // 4)
-
-    @default("autosave_max_disk")
-    def _default_autosave_max_disk(self) -> int:
-        return _env_bytes(config.ENV_AUTOSAVE_MAX_DISK, 0)
-
-    restore_mode = Unicode(
-        help=(
-            "How %restore, the comm restore op and restart with state restore: 'background' "
-            "returns at once and loads on a thread, each cell waiting only for the variables "
-            "it reads; 'blocking' returns when everything is back. Default: "
-            f"${config.ENV_RESTORE}, else background."
-        )
-    ).tag(config=True)
-
-    @default("restore_mode")
-    def _default_restore_mode(self) -> str:
-        raw = os.environ.get(config.ENV_RESTORE)
-        if not raw:
-            return "background"
-        try:
-            return config.parse_restore_mode(raw)
-        except ValueError as exc:
-            raise TraitError(f"{config.ENV_RESTORE}: {exc}") from None
-
-    @validate("restore_mode")
-    def _validate_restore_mode(self, proposal: dict[str, Any]) -> str:
-        try:
-            return config.parse_restore_mode(str(proposal["value"]))
-        except ValueError as exc:
-            raise TraitError(str(exc)) from None
-
-    @default("autosave")
-    def _default_autosave(self) -> int:
-        import os
-
-        raw = os.environ.get(config.ENV_AUTOSAVE)
-        if raw is None:
-            return 1
-        try:
-            return config.parse_autosave(raw)
-        except ValueError as exc:
-            raise TraitError(f"{config.ENV_AUTOSAVE}: {exc}") from None
-
-    @default("autorestore")
-    def _default_autorestore(self) -> bool:
-        import os
-
-        return os.environ.get(config.ENV_AUTORESTORE, "").strip().lower() in ("1", "true", "on")
-
-    @default("store")
-    def _default_store(self) -> str:
-        return config.default_store()
-
-    @default("session_key")
-    def _default_session_key(self) -> str:
-        connection_file = getattr(self.parent, "abs_connection_file", None)
-        return config.default_session_key(connection_file)
-
-    @default("alpha")
-    def _default_alpha(self) -> float:
-        import os
-
-        raw = os.environ.get(config.ENV_ALPHA)
-        if raw is None or raw == "":
-            return 1.0
-        try:
-            return float(raw)
-        except ValueError:
-            raise TraitError(f"{config.ENV_ALPHA}={raw!r} is not a number") from None
-
-    @validate("alpha")
-    def _validate_alpha(self, proposal: dict[str, Any]) -> float:
-        value = float(proposal["value"])
-        if not value > 0:
-            raise TraitError(f"alpha must be a positive number, got {value!r}")
-        return value
-
-    @observe("autosave")
-    def _autosave_changed(self, change: dict[str, Any]) -> None:
-        saver = getattr(self, "autosaver", None)
-        if saver is not None:
-            saver.enabled = change["new"] > 0
-            saver.every = max(1, change["new"])
-
-    @observe("autosave_max_memory")
-    def _autosave_max_memory_changed(self, change: dict[str, Any]) -> None:
-        saver = getattr(self, "autosaver", None)
-        if saver is not None:
-            saver.max_memory = change["new"] or None
-
-    @observe("store", "session_key", "alpha")
-    def _settings_changed(self, change: dict[str, Any]) -> None:
-        # `%config ElasticKernel.store = ...` takes effect at once.
-        session = getattr(self, "elastic", None)
-        if session is not None:
-            setattr(session.settings, change["name"], change["new"])
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -291,39 +126,10 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         info["elastic"] = {"version": __version__}
         return info
 
-    async def execute_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        """ipykernel's handler, plus a reply when an interrupt escapes it.
-
-        ipykernel lets a KeyboardInterrupt that lands in its own code around the cell (publishing
-        the input, before ``do_execute`` runs) escape the handler, and then never replies: the
-        frontend waits forever. Cells that start with a slow magic make that window wide.
-        """
-        msg_id = parent.get("header", {}).get("msg_id")
-        try:
-            await super().execute_request(stream, ident, parent)
-        except KeyboardInterrupt:
-            if self._replying_to == msg_id:
-                raise
-            self.log.warning("elastic: interrupted outside the cell; replying with the error")
-            self._reply_interrupted(stream, ident, parent)
-
-    def pre_handler_hook(self) -> None:
-        # ipykernel installs Python's default SIGINT handler around every shell message; ours
-        # differs only inside the change-detection audit hook (see its docstring).
-        self.saved_sigint_handler = signal.signal(signal.SIGINT, interrupt_outside_audit_hook)
-
     def post_handler_hook(self) -> None:
         super().post_handler_hook()
         # The reply is sent: an autosave forked at the end of the cell may start writing now.
         self.autosaver.release()
-
-    def finish_metadata(
-        self, parent: dict[str, Any], metadata: dict[str, Any], reply_content: dict[str, Any]
-    ) -> dict[str, Any]:
-        # Called right before the reply is sent: from here on the reply is ipykernel's.
-        self._replying_to = parent.get("header", {}).get("msg_id")
-        result: dict[str, Any] = super().finish_metadata(parent, metadata, reply_content)
-        return result
 
     def _touching_namespace(self, handler: Any) -> Any:
         """``handler`` preceded by telling the recorder that names may change outside a cell
@@ -345,22 +151,6 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             )
             self._machinery.start()
         self._machinery.join()
-
-    def _reply_interrupted(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        session = self.session
-        assert session is not None
-        content = parent.get("content", {})
-        error = {"ename": "KeyboardInterrupt", "evalue": "", "traceback": []}
-        if not content.get("silent", False):
-            session.send(self.iopub_socket, "error", error, parent, ident=self._topic("error"))
-        reply = {
-            "status": "error",
-            "execution_count": self.execution_count,
-            "user_expressions": {},
-            "payload": [],
-            **error,
-        }
-        session.send(stream, "execute_reply", reply, parent, metadata={}, ident=ident)
 
     async def do_execute(
         self,
@@ -441,130 +231,6 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
         if self.exit_after_reply:
             self._exit_soon()
         return reply
-
-    def start_restore(
-        self, url: str | None = None, *, trust: bool = False
-    ) -> RestoreReport | BackgroundRestore:
-        """Restore as ``restore_mode`` says: a report (blocking) or the running restore."""
-        if self.restore_mode == "blocking":
-            return self.elastic.restore(url, trust=trust)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            # Tornado's IOLoop wraps the asyncio loop that runs the shell handlers.
-            loop = self.io_loop.asyncio_loop  # type: ignore[attr-defined]
-        return self.elastic.start_restore(
-            url,
-            trust=trust,
-            wake=lambda: self._wake_restore(loop),
-            on_applied=self._restore_applied,
-            on_failure=self._restore_failed,
-            on_done=self._restore_done,
-            load_delay=config.load_delay_for_tests(),
-        )
-
-    def _restore_applied(self, names: list[str]) -> None:
-        """Names the restore bound between cells: not the next cell's doing, and indexed for
-        alias detection like names a cell wrote."""
-        self.recorder.namespace_touched(names)
-
-    def _wait_for_restore(
-        self, transformed: str, is_tooling: bool, everything: bool, silent: bool
-    ) -> bool:
-        """Before a cell: wait for the restoring variables it can read (all of them for
-        silent requests and user expressions). False when interrupted while waiting."""
-        background = self.elastic.background
-        # The kernel's own magics wait themselves where they must (%checkpoint, plan, graph).
-        if background is not None and not is_tooling:
-            try:
-                if everything:
-                    background.finish()
-                else:
-                    background.prepare_cell(transformed)
-            except KeyboardInterrupt:
-                return False
-            except Exception as exc:
-                self.log.error("elastic: background restore failed", exc_info=True)
-                self._restore_messages.append(f"elastic: background restore failed: {exc!r}")
-        if not silent:
-            for line in self._restore_messages:
-                print(line, file=sys.stderr)
-            self._restore_messages.clear()
-        return True
-
-    def _interrupted_reply(self) -> dict[str, Any]:
-        """The reply of a cell interrupted while it waited for the restore (it did not run)."""
-        error = {
-            "ename": "KeyboardInterrupt",
-            "evalue": "interrupted while waiting for variables being restored; the restore "
-            "goes on in the background",
-            "traceback": [],
-        }
-        self.send_response(self.iopub_socket, "error", error)
-        return {
-            "status": "error",
-            "execution_count": self.ipython.execution_count,
-            "user_expressions": {},
-            "payload": [],
-            **error,
-        }
-
-    def _wake_restore(self, loop: asyncio.AbstractEventLoop) -> None:
-        """From the loading thread: apply what is ready once the kernel is idle."""
-        try:
-            loop.call_soon_threadsafe(self._restore_step)
-        except RuntimeError:
-            # The loop is closed: the kernel is shutting down.
-            pass
-
-    def _schedule_restore_step(self) -> None:
-        if self.elastic.background is not None:
-            asyncio.get_running_loop().call_soon(self._restore_step)
-
-    def _restore_step(self) -> None:
-        background = self.elastic.background
-        if background is None or self._in_cell:
-            return
-        try:
-            background.step()
-        except Exception as exc:
-            self.log.error("elastic: background restore failed", exc_info=True)
-            self._restore_messages.append(f"elastic: background restore failed: {exc!r}")
-
-    def _restore_failed(self, failed: dict[str, str], message: str) -> None:
-        from elastic_kernel.comm import notify
-
-        self._restore_messages.append(message)
-        background = self.elastic.background
-        notify(
-            "restore",
-            state="failed",
-            checkpoint_id=None if background is None else background.checkpoint_id,
-            names=sorted(failed),
-            errors=failed,
-            message=message,
-        )
-
-    def _restore_done(self, report: RestoreReport) -> None:
-        from elastic_kernel.comm import notify, restore_result
-
-        if not report.ok:
-            self._restore_messages.append(
-                f"elastic: the background restore of {report.checkpoint_id} is INCOMPLETE:\n  "
-                + "\n  ".join(report.problems())
-            )
-        notify("restore", state="done", **restore_result(report))
-
-    def do_complete(self, code: str, cursor_pos: int | None) -> Any:
-        """IPython's completions, plus the variables a background restore is still loading."""
-        reply = super().do_complete(code, cursor_pos)
-        background = self.elastic.background
-        if background is None or not isinstance(reply, dict):
-            return reply
-        from elastic_kernel.background_restore import complete_pending
-
-        position = len(code) if cursor_pos is None else cursor_pos
-        return complete_pending(reply, code, position, background.pending_names())
 
     def _warm_up(self) -> None:
         """Before the first cell (a thread): load the checkpoint machinery, then tell the
@@ -717,14 +383,6 @@ class ElasticKernel(IPythonKernel):  # type: ignore[misc]
             )
         except Exception:
             self.log.error("elastic: could not record the cell at all", exc_info=True)
-
-
-def _env_bytes(name: str, fallback: int) -> int:
-    raw = os.environ.get(name)
-    try:
-        return fallback if raw is None else config.parse_bytes(raw)
-    except ValueError as exc:
-        raise TraitError(f"{name}: {exc}") from None
 
 
 def _created_from_id(checkpoint_id: str) -> str | None:
