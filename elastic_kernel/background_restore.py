@@ -10,16 +10,13 @@ restore started keeps the user's value.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from elastic_kernel.lineage.analysis import analyze_cell
-from elastic_kernel.lineage.globals_used import GlobalsResolver
-from elastic_kernel.lineage.graph import HistoryGraph
 from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
 from elastic_kernel.restore import (
     RestoreReport,
@@ -33,26 +30,19 @@ from elastic_kernel.restore import (
     restore_final_rng,
     verify_values,
 )
+from elastic_kernel.restore_needs import names_cell_reads, priority_order
 from elastic_kernel.store import CheckpointStore, Manifest
 
 __all__ = [
     "BackgroundRestore",
     "RestoreEvent",
-    "complete_pending",
     "describe_start",
-    "names_cell_reads",
-    "priority_order",
 ]
 
 log = logging.getLogger(__name__)
 
-# Groups read by this many of the last recorded cells load first: the next cells most likely
-# continue where the session stopped.
-RECENT_CELLS = 5
 # How often a waiting main thread wakes up, so that an interrupt reaches it.
 WAIT_SLICE_SECONDS = 0.05
-# A name being typed at the end of the text before the cursor (not an attribute).
-IDENTIFIER_AT_END = re.compile(r"(?<![.\w])[A-Za-z_]\w*$")
 
 LOADED, APPLIED, WAITED_FOR, FAILED, RERUN, DONE = (
     "loaded",
@@ -86,68 +76,6 @@ class _Group:
     is_applied: bool = False
     drifted: tuple[str, ...] = ()
     unverified: tuple[str, ...] = ()
-
-
-class _WithPending(Mapping[str, object]):
-    """The namespace plus the names still loading (as ``None``), for the globals resolver."""
-
-    def __init__(self, ns: Mapping[str, object], pending: set[str]) -> None:
-        self._ns, self._pending = ns, pending
-
-    def __getitem__(self, key: str) -> object:
-        if key in self._ns:
-            return self._ns[key]
-        if key in self._pending:
-            return None
-        raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._ns or key in self._pending
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._ns
-        yield from (k for k in self._pending if k not in self._ns)
-
-    def __len__(self) -> int:
-        return len(self._ns) + len(self._pending - self._ns.keys())
-
-
-def names_cell_reads(code: str, ns: Mapping[str, object], pending: set[str]) -> set[str] | None:
-    """The names a cell can read: its static loads and deletes plus the globals of the user
-    functions it reaches, transitively; ``None`` (everything) when the cell is dynamic
-    (``eval``, ``globals()``, ``get_ipython().user_ns``, unknown magics...).
-
-    Parameters
-    ----------
-    code
-        The transformed cell (``shell.transform_cell``).
-    ns
-        The namespace as it is now.
-    pending
-        Names not in ``ns`` yet that the cell may still reach (they count as present).
-    """
-    analysis = analyze_cell(code)
-    if analysis.is_dynamic:
-        return None
-    roots = analysis.loads | analysis.deletes
-    return GlobalsResolver(_WithPending(ns, pending)).names_used_by(roots)
-
-
-def priority_order(graph: HistoryGraph, groups: Iterable[_Group]) -> list[_Group]:
-    """Groups read by the last few recorded cells first, then the groups read earlier, then the
-    rest; small before big within each tier."""
-    last_read: dict[str, int] = {}
-    for execution in graph.executions:
-        for version in execution.reads:
-            last_read[version.name] = execution.index
-    recent = len(graph.executions) - RECENT_CELLS
-
-    def key(group: _Group) -> tuple[int, int]:
-        read = max((last_read.get(n, -1) for n in group.names), default=-1)
-        tier = 0 if read >= max(recent, 0) else 1 if read >= 0 else 2
-        return tier, group.size
-
-    return sorted(groups, key=key)
 
 
 class BackgroundRestore:
@@ -560,29 +488,3 @@ def describe_start(restore: BackgroundRestore) -> str:
         + (f" (still loading: {shown})" if loading else "")
         + "; %elastic status shows progress."
     )
-
-
-def complete_pending(
-    reply: dict[str, Any], code: str, cursor_pos: int, pending: Iterable[str]
-) -> dict[str, Any]:
-    """A completion reply extended with the still-loading names matching the word at the cursor
-    (they are variables of the session, just not in the namespace yet)."""
-    word = IDENTIFIER_AT_END.search(code[:cursor_pos])
-    if word is None:
-        return reply
-    matches = list(reply.get("matches") or [])
-    extra = [n for n in pending if n.startswith(word.group()) and n not in matches]
-    if not extra:
-        return reply
-    if matches and reply.get("cursor_start") != word.start():
-        # IPython completes something else here (a path, a key): leave it alone.
-        return reply
-    reply = dict(reply, matches=matches + extra, cursor_start=word.start(), cursor_end=cursor_pos)
-    metadata = dict(reply.get("metadata") or {})
-    typed = metadata.get("_jupyter_types_experimental")
-    if isinstance(typed, list):
-        metadata["_jupyter_types_experimental"] = typed + [
-            {"start": word.start(), "end": cursor_pos, "text": n, "type": "instance"} for n in extra
-        ]
-        reply["metadata"] = metadata
-    return reply

@@ -4,7 +4,9 @@ cells, completions of names still loading, and telling the user and frontends ho
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ipykernel.ipkernel import IPythonKernel
@@ -18,7 +20,10 @@ if TYPE_CHECKING:
     from elastic_kernel.restore import RestoreReport
     from elastic_kernel.session import ElasticSession
 
-__all__ = ["RestoringKernel"]
+__all__ = ["RestoringKernel", "complete_pending"]
+
+# A name being typed at the end of the text before the cursor (not an attribute).
+IDENTIFIER_AT_END = re.compile(r"(?<![.\w])[A-Za-z_]\w*$")
 
 
 class RestoringKernel(IPythonKernel):  # type: ignore[misc]
@@ -153,7 +158,31 @@ class RestoringKernel(IPythonKernel):  # type: ignore[misc]
         background = self.elastic.background
         if background is None or not isinstance(reply, dict):
             return reply
-        from elastic_kernel.background_restore import complete_pending
-
         position = len(code) if cursor_pos is None else cursor_pos
         return complete_pending(reply, code, position, background.pending_names())
+
+
+def complete_pending(
+    reply: dict[str, Any], code: str, cursor_pos: int, pending: Iterable[str]
+) -> dict[str, Any]:
+    """A completion reply extended with the still-loading names matching the word at the cursor
+    (they are variables of the session, just not in the namespace yet)."""
+    word = IDENTIFIER_AT_END.search(code[:cursor_pos])
+    if word is None:
+        return reply
+    matches = list(reply.get("matches") or [])
+    extra = [n for n in pending if n.startswith(word.group()) and n not in matches]
+    if not extra:
+        return reply
+    if matches and reply.get("cursor_start") != word.start():
+        # IPython completes something else here (a path, a key): leave it alone.
+        return reply
+    reply = dict(reply, matches=matches + extra, cursor_start=word.start(), cursor_end=cursor_pos)
+    metadata = dict(reply.get("metadata") or {})
+    typed = metadata.get("_jupyter_types_experimental")
+    if isinstance(typed, list):
+        metadata["_jupyter_types_experimental"] = typed + [
+            {"start": word.start(), "end": cursor_pos, "text": n, "type": "instance"} for n in extra
+        ]
+        reply["metadata"] = metadata
+    return reply
