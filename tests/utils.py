@@ -94,8 +94,10 @@ def execute(
     silent: bool = False,
     store_history: bool = True,
     cell_id: str | None = None,
+    seen: list[dict[str, Any]] | None = None,
 ) -> ExecResult:
-    """Run ``code`` and collect its IOPub messages until the kernel is idle for this request."""
+    """Run ``code`` and collect its IOPub messages until the kernel is idle for this request;
+    ``seen`` also receives every other IOPub message meanwhile (events, other parents)."""
     content_extra: dict[str, Any] = {}
     msg = kc.session.msg(
         "execute_request",
@@ -128,6 +130,8 @@ def execute(
             if allow_stdin:
                 continue
             raise TimeoutError(f"no output from the kernel within {timeout}s: {code!r}") from exc
+        if seen is not None:
+            seen.append(m)
         if m["parent_header"].get("msg_id") != msg_id:
             continue
         if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":

@@ -19,7 +19,6 @@ from jupyter_client.blocking.client import BlockingKernelClient
 
 from tests.utils import (
     TIMEOUT,
-    ExecResult,
     describe_session,
     execute,
     roundtrip,
@@ -196,8 +195,8 @@ def test_failure_in_the_background_is_reported_and_recomputed(tmp_path: Path) ->
     km, kc = start_kernel(env=dict(env, ELASTIC_TEST_LOAD_DELAY="0.5"))
     try:
         seen: list[dict[str, Any]] = []
-        assert run(kc, "%restore", seen).ok
-        result = run(kc, "print(doubled[3])", seen)
+        assert execute(kc, "%restore", seen=seen).ok
+        result = execute(kc, "print(doubled[3])", seen=seen)
         assert result.stdout == "6\n"
         report = result.stderr
         assert "could not load" in report and "doubled" in report, report
@@ -212,24 +211,6 @@ def test_failure_in_the_background_is_reported_and_recomputed(tmp_path: Path) ->
         assert "doubled" in done[0]["recomputed"]
     finally:
         stop_kernel(km, kc)
-
-
-def run(kc: BlockingKernelClient, code: str, seen: list[dict[str, Any]]) -> ExecResult:
-    """``execute``, keeping every IOPub message (events have other parents) in ``seen``."""
-    msg_id = kc.execute(code)
-    messages: list[dict[str, Any]] = []
-    while True:
-        msg = kc.get_iopub_msg(timeout=TIMEOUT)
-        seen.append(msg)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        messages.append(msg)
-    reply = kc.get_shell_msg(timeout=TIMEOUT)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=TIMEOUT)
-    return ExecResult(reply=reply, messages=messages)
 
 
 def drain(kc: BlockingKernelClient) -> list[dict[str, Any]]:
