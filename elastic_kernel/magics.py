@@ -338,8 +338,10 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             if not autosave["enabled"]
             else f"every {autosave['every']} cell(s): {autosave['written']} written "
             f"({format_bytes(autosave['bytes_written'])}, {autosave['write_seconds']:.2f} s in "
-            f"the background), {autosave['failed']} failed, {autosave['coalesced']} coalesced"
+            f"the background), {autosave['failed']} failed, {autosave['coalesced']} coalesced, "
+            f"{autosave['skipped']} skipped"
             + (", one running" if autosave["running"] else "")
+            + (f" (last skip {autosave['last_skip']})" if autosave["last_skip"] else "")
             + (
                 f"; last after cell #{autosave['last_cell']}"
                 if autosave["last_cell"] is not None

@@ -66,6 +66,7 @@ def test_a_checkpoint_over_the_disk_budget_is_skipped(tmp_path: Path) -> None:
         autosave = wait_for_settled(kc, 1)
         assert autosave["skipped"] == 1 and autosave["written"] == 0, autosave
         assert "budget" in str(autosave["last_skip"]), autosave
+        assert "1 skipped (last skip after cell" in execute(kc, "%elastic status").stdout
         assert manifests(store, "disk") == []
         # Within the budget again: autosaves resume, and only the two newest are kept.
         assert execute(kc, "del big\nsmall = [1, 2, 3]").ok
