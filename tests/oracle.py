@@ -68,7 +68,7 @@ class _Describer:
                 type(obj).__qualname__,
                 self.describe(obj.data, f"{path}.data", depth + 1),
                 _digest(np.ma.getmaskarray(obj).tobytes()),
-                repr(obj.fill_value),
+                _fill_value(np, obj),
                 bool(obj.hardmask),
             ]
         if np is not None and isinstance(obj, np.ndarray):
@@ -485,3 +485,18 @@ def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
         if extra:
             problems.append(f"{key} added: {extra[:10]}")
     return problems
+
+
+def _fill_value(np: Any, masked: Any) -> str:
+    """A masked array's fill value, compared by value.
+
+    Read without ``.fill_value``, which would store a default into the array (describing must
+    not change the session); and by value, because numpy's own pickling materialises the
+    default and turns a string fill value of an object array from ``np.str_`` into ``str``.
+    """
+    fill = masked._fill_value
+    if fill is None:
+        # Not materialised yet; unpickling materialises the same default.
+        fill = np.ma.default_fill_value(masked)
+    value = np.asarray(fill)
+    return repr(value.item() if value.ndim == 0 else value.tolist())
