@@ -6,6 +6,7 @@ functions, classes and user objects are replaced by compact, exact descriptions 
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import struct
@@ -108,6 +109,7 @@ class _FingerprintPickler(pickle.Pickler):
         self._sink = sink
         self._top = top
         self._objects_left = max_objects
+        self._items_left: float = math.inf
         self._slots: dict[type, tuple[str, ...]] = {}
         self._plain: dict[type, bool] = {}
         np = sys.modules.get("numpy")
@@ -196,6 +198,10 @@ class _FingerprintPickler(pickle.Pickler):
         return _token, ("code", _code_digest(code))
 
     def persistent_id(self, obj: Any) -> Any:
+        # Called for every object, builtin ones included: the place to count them all.
+        self._items_left -= 1
+        if self._items_left < 0:
+            raise _Budget
         # Exact sets never reach reducer_override (pickle's fast path), but they do reach
         # persistent_id. Their iteration order changes with the process's hash seed (sets of
         # str), so they are described by their elements' sorted fingerprints instead.
@@ -299,7 +305,13 @@ def _is_descriptor(value: object) -> bool:
 
 
 def _as_strings(obj: object) -> Sequence[str] | None:
-    if type(obj) in (list, tuple) and set(map(type, obj)) <= _STR_ONLY:  # type: ignore[call-overload]  # the type check above makes obj iterable
+    if type(obj) not in (list, tuple):
+        return None
+    items = cast("Sequence[object]", obj)
+    # The first element rejects most lists before a pass over all of them.
+    if items and type(items[0]) not in _STR_ONLY:
+        return None
+    if set(map(type, items)) <= _STR_ONLY:
         return cast("Sequence[str]", obj)
     return None
 
@@ -362,6 +374,7 @@ def fingerprint(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_objects: int = DEFAULT_MAX_OBJECTS,
+    max_items: int | None = None,
 ) -> bytes | None:
     """Exact content fingerprint of a value.
 
@@ -378,6 +391,10 @@ def fingerprint(
         Give up when more than this many bytes would be hashed.
     max_objects
         Give up when more than this many non-builtin objects would be described.
+    max_items
+        Give up when more than this many objects of any kind (list elements, dict keys and
+        values...) would be described: they cost CPU time that ``max_bytes`` does not see
+        (a list of a million small ints pickles to only ~5 MB). ``None``: no such limit.
 
     Returns
     -------
@@ -387,6 +404,8 @@ def fingerprint(
     """
     sink = _HashSink(max_bytes)
     pickler = _FingerprintPickler(sink, obj, max_objects)
+    if max_items is not None:
+        pickler._items_left = max_items
     try:
         strings = _as_strings(obj)
         if strings is not None:
