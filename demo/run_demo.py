@@ -98,6 +98,9 @@ def main() -> int:
         boot_seconds = time.perf_counter() - started
         console.rule("[bold]5. Restore into the new kernel (%restore)")
         restore_seconds, reply = run(kc, "%restore")
+        # The restore goes on in the background; a cell reading everything waits for all of it.
+        rest_seconds, _ = run(kc, "len(globals())")
+        full_seconds = restore_seconds + rest_seconds
         after = describe(kc)
         problems = compare(before, after)
         kc.stop_channels()
@@ -118,7 +121,14 @@ def main() -> int:
     table.add_row("checkpoint", f"{checkpoint_seconds:.2f}", f"{checkpoint_seconds / rerun_all:.2f}x")
     table.add_row("new kernel start", f"{boot_seconds:.2f}", "")
     table.add_row(
-        "restore (incl. imports)", f"{restore_seconds:.2f}", f"{restore_seconds / rerun_all:.2f}x"
+        "restore: %restore returns, cells can run",
+        f"{restore_seconds:.2f}",
+        f"{restore_seconds / rerun_all:.2f}x",
+    )
+    table.add_row(
+        "restore: every variable back (incl. imports)",
+        f"{full_seconds:.2f}",
+        f"{full_seconds / rerun_all:.2f}x",
     )
     console.print(table)
     return 0
