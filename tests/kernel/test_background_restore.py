@@ -38,7 +38,8 @@ CELLS = [
     "def f():\n    return small + 1",
 ]
 PROBE = "print(repr(float(big[12345])), repr(float(big.sum())))"
-DELAY = "1.0"
+# Seconds before each group loads: wide enough for a few requests on a loaded 2-core machine.
+DELAY = "2.0"
 
 
 @pytest.fixture(scope="module")
@@ -96,18 +97,20 @@ def test_a_cell_reading_a_small_variable_does_not_wait_for_the_big_one(
     kc = restoring
     first = execute(kc, "print(f(), small)")
     assert first.stdout == "42 41\n", (first.stdout, first.stderr)
+    # Completion and %whos know what is still coming (checked first: the big group is only
+    # DELAY seconds behind).
+    whos = execute(kc, "%whos").stdout.splitlines()
+    completed = kc.complete("bi", 2, reply=True, timeout=TIMEOUT)["content"]
     progress = status(kc)
     assert progress["state"] == "running"
     assert "big" in progress["names_loading"]
+    assert "big" in whos[-1], whos
+    assert "big" in completed["matches"]
     waited = set().union(*names_with(progress, "waited-for"))
     # ``small`` may have appeared while the kernel was idle; ``f`` loads after it.
     assert waited <= {"f", "small"}
     assert "big" not in waited
     assert not any("big" in names for names in names_with(progress, "applied"))
-    # Completion and %whos know what is still coming.
-    completed = kc.complete("bi", 2, reply=True, timeout=TIMEOUT)["content"]
-    assert "big" in completed["matches"]
-    assert "big" in execute(kc, "%whos").stdout.splitlines()[-1]
     # A cell reading the big array waits for it and sees the checkpointed value.
     _, probe = saved
     assert execute(kc, PROBE).stdout == probe

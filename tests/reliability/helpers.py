@@ -47,13 +47,7 @@ class Kernel:
         return pid
 
     def run(self, code: str, *, timeout: float = 60.0) -> ExecResult:
-        result = execute(self.kc, code, timeout=timeout)
-        if result.reply["content"]["status"] == "aborted":
-            # ipykernel aborts requests that reach it just after an error reply: its
-            # stop-on-error window races with a client that sends at once (stock behaviour,
-            # the request never ran). A user's next cell comes later; send it again.
-            result = execute(self.kc, code, timeout=timeout)
-        return result
+        return execute(self.kc, code, timeout=timeout)
 
     def ok(self, code: str, *, timeout: float = 60.0) -> ExecResult:
         """Run ``code`` and fail the test unless the cell succeeded."""
