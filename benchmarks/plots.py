@@ -243,6 +243,32 @@ def plot(data: dict[str, Any], key: str, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def targets(data: dict[str, Any], h: dict[str, float | None]) -> list[str]:
+    """Issue 9's targets, each marked met or not met from this run's figures."""
+    outcomes = [_outcomes(nb).get(HEADLINE) for nb in data["notebooks"].values()]
+    correct = sum(1 for o in outcomes if _good(o))
+
+    def check(value: float | None, ok: bool) -> str:
+        return "n/a" if value is None else ("met" if ok else "**not met**")
+
+    ckpt, restore = h["checkpoint_vs_best_peer"], h["restore_vs_best_peer"]
+    rerun, overhead = h["rerun_over_restore"], h["overhead_pct"]
+    return [
+        "Targets (issue 9), from this run:",
+        "",
+        f"- correct on every notebook: {correct}/{len(outcomes)} "
+        f"({check(1.0, correct == len(outcomes))})",
+        f"- checkpoint <= 0.5x the best correct peer: {_ratio(ckpt)} "
+        f"({check(ckpt, ckpt is not None and ckpt <= 0.5)})",
+        f"- restore <= 0.5x the best correct peer: {_ratio(restore)} "
+        f"({check(restore, restore is not None and restore <= 0.5)})",
+        f"- restore >= 10x faster than re-running: {_ratio(rerun)} "
+        f"({check(rerun, rerun is not None and rerun >= 10)})",
+        f"- run-time overhead < 1%: {_ratio(overhead, '%')} "
+        f"({check(overhead, overhead is not None and overhead < 1)})",
+    ]
+
+
 def _ratio(value: float | None, suffix: str = "x") -> str:
     return f"{value:.2f}{suffix}" if value is not None else "n/a"
 
@@ -271,6 +297,8 @@ def readme(data: dict[str, Any], source: Path, images: list[str]) -> str:
         f"- Re-running the notebook / our restore: **{_ratio(h['rerun_over_restore'])}**",
         f"- Per-notebook run-time overhead of the elastic kernel: "
         f"**{_ratio(h['overhead_pct'], '%')}**",
+        "",
+        *targets(data, h),
         "",
         "Ratios in the tables divide by the best *correct* peer on that notebook (dill, Kishu, "
         "elastic-kernel from PyPI; for restore also re-running everything). ✗ marks a method "
