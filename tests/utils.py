@@ -6,6 +6,7 @@ import json
 import queue
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.blocking.client import BlockingKernelClient
@@ -271,3 +272,24 @@ def roundtrip(
     finally:
         stop_kernel(km, kc)
     return Roundtrip(before=before, after=after, checkpoint=saved, restore=restored)
+
+
+def damaged_checkpoint(store: Path, session: str = "damaged") -> dict[str, Any]:
+    """Checkpoint two recomputable lists (store-all), then flip a byte in every blob: a session
+    whose stored groups all fail to load. Returns the oracle's description of it."""
+    import os
+
+    env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=session)
+    km, kc = start_kernel(env=env)
+    try:
+        assert execute(kc, "numbers = list(range(5000))").ok
+        assert execute(kc, "doubled = [n * 2 for n in numbers]").ok
+        assert execute(kc, "%checkpoint --mode store-all").ok
+        before = describe_session(kc)
+    finally:
+        stop_kernel(km, kc)
+    for blob in (store / session / "blobs").iterdir():
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        blob.write_bytes(bytes(data))
+    return before

@@ -19,6 +19,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 
 from tests.utils import (
     TIMEOUT,
+    damaged_checkpoint,
     describe_session,
     execute,
     roundtrip,
@@ -184,17 +185,7 @@ def wait_for_busy(kc: BlockingKernelClient, msg_id: str) -> None:
 def test_failure_in_the_background_is_reported_and_recomputed(tmp_path: Path) -> None:
     store = tmp_path / "store"
     env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION="damaged")
-    km, kc = start_kernel(env=env)
-    try:
-        assert execute(kc, "numbers = list(range(5000))").ok
-        assert execute(kc, "doubled = [n * 2 for n in numbers]").ok
-        assert execute(kc, "%checkpoint --mode store-all").ok
-    finally:
-        stop_kernel(km, kc)
-    for blob in (store / "damaged" / "blobs").iterdir():
-        data = bytearray(blob.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        blob.write_bytes(bytes(data))
+    damaged_checkpoint(store)
     km, kc = start_kernel(env=dict(env, ELASTIC_TEST_LOAD_DELAY="0.5"))
     try:
         seen: list[dict[str, Any]] = []

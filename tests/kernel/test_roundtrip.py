@@ -128,23 +128,17 @@ def test_group_that_fails_to_load_is_recomputed(tmp_path: Path) -> None:
     """A corrupted blob of a recomputable group: restore re-runs its cell and says so."""
     import os
 
-    from tests.utils import describe_session, execute, start_kernel, stop_kernel
+    from tests.utils import (
+        damaged_checkpoint,
+        describe_session,
+        execute,
+        start_kernel,
+        stop_kernel,
+    )
 
     store = tmp_path / "store"
     env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION="damaged")
-    km, kc = start_kernel(env=env)
-    try:
-        assert execute(kc, "numbers = list(range(5000))").ok
-        assert execute(kc, "doubled = [n * 2 for n in numbers]").ok
-        assert execute(kc, "%checkpoint --mode store-all").ok
-        before = describe_session(kc)
-    finally:
-        stop_kernel(km, kc)
-    blobs = sorted((store / "damaged" / "blobs").iterdir(), key=lambda p: p.stat().st_size)
-    for blob in blobs:
-        data = bytearray(blob.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        blob.write_bytes(bytes(data))
+    before = damaged_checkpoint(store)
     km, kc = start_kernel(env=env)
     try:
         # What %restore itself reports: wait for the whole restore.
