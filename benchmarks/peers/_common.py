@@ -50,6 +50,14 @@ class Outcome:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def record_run(self, kernel: Kernel, cells: list[str]) -> None:
+        """Run the notebook's cells in ``kernel`` and keep its boot, per-cell and total run
+        time and its memory afterwards."""
+        self.boot_s = kernel.boot_s
+        self.cell_s = kernel.run_cells(cells)
+        self.run_s = sum(self.cell_s)
+        self.rss_bytes = kernel.rss()
+
 
 class Deadline:
     """A per-method time budget; every kernel call gets what is left of it."""

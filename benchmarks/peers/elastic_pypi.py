@@ -67,10 +67,7 @@ def measure(
     deadline = Deadline(budget_s)
     try:
         with Kernel(KERNEL, env=env, cwd=home, deadline=deadline) as k:
-            outcome.boot_s = k.boot_s
-            outcome.cell_s = k.run_cells(cells)
-            outcome.run_s = sum(outcome.cell_s)
-            outcome.rss_bytes = k.rss()
+            outcome.record_run(k, cells)
             outcome.checkpoint_s, reply = _control(k, "elastic_checkpoint_request", deadline)
             if not reply.get("ok"):
                 raise MethodFailed(f"checkpoint failed: {reply}")

@@ -53,11 +53,8 @@ def measure(
     deadline = Deadline(budget_s)
     try:
         with Kernel(KERNEL, env=env, cwd=home, deadline=deadline) as k:
-            outcome.boot_s = k.boot_s
             k.run(init)
-            outcome.cell_s = k.run_cells(cells)
-            outcome.run_s = sum(outcome.cell_s)
-            outcome.rss_bytes = k.rss()
+            outcome.record_run(k, cells)
             seconds, text = k.run("_kishu.commit()")
             outcome.checkpoint_s = seconds
             found = re.search(r"[\w:.-]+", text.strip().strip("'\""))

@@ -34,10 +34,7 @@ def measure(
     befores: dict[str, dict[str, Any]] = {}
     try:
         with Kernel(KERNEL, env=env, cwd=fresh_dir(work / "ours-cwd"), deadline=deadline) as k:
-            run.boot_s = k.boot_s
-            run.cell_s = k.run_cells(cells)
-            run.run_s = sum(run.cell_s)
-            run.rss_bytes = k.rss()
+            run.record_run(k, cells)
             for mode, outcome in zip(modes, results, strict=True):
                 url = store / mode
                 try:

@@ -32,10 +32,7 @@ def measure(
     before: dict[str, Any] = {}
     try:
         with Kernel(KERNEL, env=env, cwd=fresh_dir(work / "stock-cwd"), deadline=deadline) as k:
-            run.boot_s = k.boot_s
-            run.cell_s = k.run_cells(cells)
-            run.run_s = sum(run.cell_s)
-            run.rss_bytes = k.rss()
+            run.record_run(k, cells)
             before = k.describe()
             try:
                 dill.checkpoint_s, _ = k.run(
