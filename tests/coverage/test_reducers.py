@@ -16,20 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from elastic_kernel.store import deserialize_group, serialize_group
-from elastic_kernel.store._serialize import SerializedGroup
-
-
-def _roundtrip(values: dict[str, Any]) -> dict[str, Any]:
-    group = serialize_group(values)
-    copied = SerializedGroup(
-        names=group.names,
-        stream=memoryview(bytes(group.stream)),
-        buffers=tuple(memoryview(bytearray(b)) for b in group.buffers),
-        pickler=group.pickler,
-    )
-    return deserialize_group(copied)
-
+from tests.store.helpers import roundtrip
 
 SHARING = {
     "column_of_two": "df = pd.DataFrame({'a': [1.0, 2.0], 'b': [3.0, 4.0]})\nother = df['a']",
@@ -46,7 +33,7 @@ def test_pandas_objects_sharing_data_stay_independent(code: str) -> None:
     exec(code, ns)
     df, other = ns["df"], ns["other"]
     expected_df, expected_other = df.copy(deep=True), other.copy(deep=True)
-    loaded = _roundtrip({"df": df, "other": other})
+    loaded = roundtrip({"df": df, "other": other})
     df2, other2 = loaded["df"], loaded["other"]
     assert df2.equals(expected_df) and other2.equals(expected_other)
     df2.iloc[0, 0] = 100
@@ -70,7 +57,7 @@ class _Results:
 
 def test_small_views_of_a_stored_root_stay_views() -> None:
     results = _Results()
-    loaded = _roundtrip({"results": {"fit": results}})["results"]["fit"]
+    loaded = roundtrip({"results": {"fit": results}})["results"]["fit"]
     assert np.shares_memory(loaded.first, loaded.params)
     assert np.shares_memory(loaded.rest, loaded.params)
     loaded.params[0] = -1.0
@@ -79,7 +66,7 @@ def test_small_views_of_a_stored_root_stay_views() -> None:
 
 def test_a_small_view_of_an_unstored_large_root_is_a_copy() -> None:
     big = np.arange(1000.0)
-    loaded = _roundtrip({"part": {"x": big[:3]}})["part"]["x"]
+    loaded = roundtrip({"part": {"x": big[:3]}})["part"]["x"]
     assert loaded.base is None or loaded.base.nbytes < big.nbytes
     assert loaded.tolist() == [0.0, 1.0, 2.0]
 
@@ -88,7 +75,7 @@ def test_a_small_view_of_an_unstored_large_root_is_a_copy() -> None:
 # other tests (tests/lineage/test_rng.py) capture in this process.
 _OPTIMIZER = """
 import torch
-from tests.coverage.test_reducers import _roundtrip
+from tests.store.helpers import roundtrip
 net = torch.nn.Linear(2, 1)
 opt = torch.optim.SGD(net.parameters(), lr=0.1)
 calls = []
@@ -97,7 +84,7 @@ sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
 net(torch.ones(1, 2)).sum().backward()
 opt.step()
 sched.step()
-loaded = _roundtrip({"opt": opt, "sched": sched, "net": net})
+loaded = roundtrip({"opt": opt, "sched": sched, "net": net})
 opt2, sched2 = loaded["opt"], loaded["sched"]
 assert sched2.optimizer is opt2
 assert opt2._opt_called is True

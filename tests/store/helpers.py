@@ -6,7 +6,14 @@ import socket
 
 import numpy as np
 
-from elastic_kernel.store import CheckpointStore, GroupSpec, Manifest
+from elastic_kernel.store import (
+    CheckpointStore,
+    GroupSpec,
+    Manifest,
+    SerializedGroup,
+    deserialize_group,
+    serialize_group,
+)
 
 
 def free_port() -> int:
@@ -41,3 +48,15 @@ def assert_simple(
     assert np.shares_memory(loaded["arr"], loaded["view"])
     assert store.load_group(manifest, 1)["items"] == expected[1].values["items"]
     assert store.verify(manifest.url, trust=trust).ok
+
+
+def roundtrip(values: dict[str, object]) -> dict[str, object]:
+    """Serialize, copy every byte into fresh writable buffers (as a load from disk does), load."""
+    group = serialize_group(values)
+    fresh = SerializedGroup(
+        names=group.names,
+        stream=memoryview(bytearray(group.stream)),
+        buffers=tuple(memoryview(bytearray(b)) for b in group.buffers),
+        pickler=group.pickler,
+    )
+    return deserialize_group(fresh)

@@ -19,11 +19,12 @@ import zstandard
 
 from elastic_kernel.errors import SerializationError
 from elastic_kernel.store import (
-    SerializedGroup,
     deserialize_group,
     find_unserializable,
     serialize_group,
 )
+
+from .helpers import roundtrip
 
 MAIN_CODE = """
 import dataclasses
@@ -51,18 +52,6 @@ point = Point(1, 2)
 counter = Counter()
 counter.inc()
 """
-
-
-def roundtrip(values: dict[str, object]) -> dict[str, object]:
-    """Serialize, copy every byte into fresh writable buffers (as a load from disk does), load."""
-    group = serialize_group(values)
-    fresh = SerializedGroup(
-        names=group.names,
-        stream=memoryview(bytearray(group.stream)),
-        buffers=tuple(memoryview(bytearray(b)) for b in group.buffers),
-        pickler=group.pickler,
-    )
-    return deserialize_group(fresh)
 
 
 def test_buffers_go_out_of_band() -> None:
