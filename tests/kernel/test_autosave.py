@@ -42,6 +42,16 @@ def wait_for_autosaves(kc: BlockingKernelClient, written: int) -> dict[str, Any]
         time.sleep(0.05)
 
 
+def autosave_one_cell(store: Path, session: str) -> None:
+    """A kernel process that runs ``kept = 41``, autosaves it and ends: what a crash leaves."""
+    km, kc = start_kernel(env=env_for(store, session))
+    try:
+        assert execute(kc, "kept = 41").ok
+        wait_for_autosaves(kc, 1)
+    finally:
+        stop_kernel(km, kc)
+
+
 def cell(i: int) -> str:
     if i == 0:
         return "import time\nlog = []\nalias = log\nsquares = {}\nstep = -1"
@@ -139,12 +149,7 @@ def test_sigkill_then_restore_gives_a_cell_boundary_state(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_without_autorestore_the_next_process_says_a_checkpoint_exists(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    km, kc = start_kernel(env=env_for(store, "notice"))
-    try:
-        assert execute(kc, "kept = 41").ok
-        wait_for_autosaves(kc, 1)
-    finally:
-        stop_kernel(km, kc)
+    autosave_one_cell(store, "notice")
     km, kc = start_kernel(env=env_for(store, "notice"))
     try:
         first = execute(kc, "print('kept' in globals())")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.test_autosave import env_for, status, wait_for_autosaves
+from tests.kernel.test_autosave import autosave_one_cell, env_for, status, wait_for_autosaves
 from tests.kernel.test_comm import open_comm, request, wait_for_event
 from tests.utils import TIMEOUT, execute, flush_iopub, start_kernel, stop_kernel
 
@@ -81,12 +81,7 @@ def test_a_checkpoint_over_the_disk_budget_is_skipped(tmp_path: Path) -> None:
 
 def test_a_new_process_tells_frontends_about_an_earlier_checkpoint(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    km, kc = start_kernel(env=env_for(store, "notify"))
-    try:
-        assert execute(kc, "kept = 41").ok
-        wait_for_autosaves(kc, 1)
-    finally:
-        stop_kernel(km, kc)
+    autosave_one_cell(store, "notify")
     (created,) = manifests(store, "notify")
     km, kc = start_kernel(env=env_for(store, "notify"))
     try:
