@@ -31,7 +31,7 @@ from elastic_kernel.restore import (
     verify_values,
 )
 from elastic_kernel.restore_needs import names_cell_reads, priority_order
-from elastic_kernel.store import CheckpointStore, Manifest
+from elastic_kernel.store import CheckpointStore, GroupPrefetcher, Manifest, deserialize_group
 
 __all__ = [
     "BackgroundRestore",
@@ -138,6 +138,10 @@ class BackgroundRestore:
         self._group_of = {name: g for g in self._groups for name in g.names}
         # Decided here: the loading thread must not read the graph the main thread extends.
         self._order = priority_order(self.graph, self._groups)
+        # Groups the loading thread has begun, and groups a waiting cell asked for.
+        self._taken: set[int] = set()
+        self._demanded: list[_Group] = []
+        self._reads: GroupPrefetcher | None = None
         self._base = len(self.graph.executions)
         self._live = set(self.graph.live())
         self._names_before = set(ns)
@@ -182,34 +186,59 @@ class BackgroundRestore:
         note = restore_final_rng(self.manifest)
         if note is not None:
             self._notes.append(note)
+        self._reads = self._store.prefetch(self.manifest, [g.index for g in self._order])
         self._thread.start()
 
     # The loading thread --------------------------------------------------------------------
 
     def _load_all(self) -> None:
-        for group in self._order:
-            if self._delay:
-                time.sleep(self._delay)
-            started = time.perf_counter()
-            try:
-                values = self._store.load_group(self.manifest, group.index)
-                drifted, unverified = verify_values(values, self.manifest, group.names)
-            except Exception as exc:
-                # The thread is a boundary: whatever went wrong, the main thread reports it
-                # and falls back as a blocking restore would.
-                log.warning("background restore: group %s failed", group.names, exc_info=True)
-                with self._lock:
-                    group.error = f"{type(exc).__name__}: {exc}"
-                    self._events.append(RestoreEvent(time.monotonic(), FAILED, group.names))
-            else:
-                with self._lock:
-                    group.values = values
-                    group.drifted, group.unverified = tuple(drifted), tuple(unverified)
-                    self._events.append(RestoreEvent(time.monotonic(), LOADED, group.names))
-            self._load_seconds += time.perf_counter() - started
-            group.ready.set()
-            self._wake()
+        assert self._reads is not None
+        with self._reads:
+            while (group := self._next_group()) is not None:
+                self._load(group)
         self._loaded_all.set()
+        self._wake()
+
+    def _next_group(self) -> _Group | None:
+        """What a waiting cell asked for first, then the planned order."""
+        with self._lock:
+            for queue in (self._demanded, self._order):
+                for group in queue:
+                    if group.index not in self._taken:
+                        self._taken.add(group.index)
+                        return group
+        return None
+
+    def _demand(self, groups: Iterable[_Group]) -> None:
+        """A cell waits for these: load them next (and read them ahead of the others)."""
+        with self._lock:
+            wanted = [g for g in groups if g.index not in self._taken]
+            self._demanded.extend(wanted)
+        if self._reads is not None:
+            self._reads.promote(g.index for g in wanted)
+
+    def _load(self, group: _Group) -> None:
+        if self._delay:
+            time.sleep(self._delay)
+        started = time.perf_counter()
+        assert self._reads is not None
+        try:
+            values = deserialize_group(self._reads.take(group.index))
+            drifted, unverified = verify_values(values, self.manifest, group.names)
+        except Exception as exc:
+            # The thread is a boundary: whatever went wrong, the main thread reports it
+            # and falls back as a blocking restore would.
+            log.warning("background restore: group %s failed", group.names, exc_info=True)
+            with self._lock:
+                group.error = f"{type(exc).__name__}: {exc}"
+                self._events.append(RestoreEvent(time.monotonic(), FAILED, group.names))
+        else:
+            with self._lock:
+                group.values = values
+                group.drifted, group.unverified = tuple(drifted), tuple(unverified)
+                self._events.append(RestoreEvent(time.monotonic(), LOADED, group.names))
+        self._load_seconds += time.perf_counter() - started
+        group.ready.set()
         self._wake()
 
     # The main thread ----------------------------------------------------------------------
@@ -248,6 +277,7 @@ class BackgroundRestore:
     def _bring(self, names: set[str]) -> None:
         """Make ``names`` present: re-run what produces them, wait for their groups."""
         groups = {id(g): g for n in names if (g := self._group_of.get(n)) is not None}
+        self._demand(g for g in groups.values() if not g.ready.is_set())
         wanted = names.union(*(g.names for g in groups.values()))
         if self._pending_reruns and wanted & self._rerun_names():
             self._run_reruns()

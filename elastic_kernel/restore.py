@@ -32,7 +32,7 @@ from elastic_kernel.planner import (
     VariableInfo,
     solve_plan,
 )
-from elastic_kernel.store import CheckpointStore, Manifest
+from elastic_kernel.store import CheckpointStore, Manifest, deserialize_group
 
 __all__ = [
     "RestoreReport",
@@ -150,13 +150,14 @@ def restore_checkpoint(
     load_started = time.perf_counter()
     loaded_values: dict[str, object] = {}
     failed: dict[str, str] = {}
-    for index, group in enumerate(manifest.groups):
-        say(f"loading {', '.join(group.names)} ({group.size} bytes)")
-        try:
-            loaded_values.update(store.load_group(manifest, index))
-        except ElasticError as exc:
-            for name in group.names:
-                failed[name] = f"{type(exc).__name__}: {exc}"
+    with store.prefetch(manifest, range(len(manifest.groups))) as reads:
+        for index, group in enumerate(manifest.groups):
+            say(f"loading {', '.join(group.names)} ({group.size} bytes)")
+            try:
+                loaded_values.update(deserialize_group(reads.take(index)))
+            except ElasticError as exc:
+                for name in group.names:
+                    failed[name] = f"{type(exc).__name__}: {exc}"
     load_seconds = time.perf_counter() - load_started
     notes: list[str] = []
     if failed:

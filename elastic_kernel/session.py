@@ -237,6 +237,8 @@ class ElasticSession:
                 "checkpoint_id": self.last_restore.checkpoint_id,
                 "ok": self.last_restore.ok,
                 "seconds": self.last_restore.seconds,
+                "load_seconds": self.last_restore.load_seconds,
+                "rerun_seconds": self.last_restore.rerun_seconds,
             },
             # The running background restore, else the last one (its event log stays readable).
             "restore": None if latest_background is None else latest_background.progress(),

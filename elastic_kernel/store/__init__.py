@@ -18,6 +18,7 @@ from ._manifest import (
     VersionMismatch,
     compare_versions,
 )
+from ._prefetch import GroupPrefetcher
 from ._probe import probe_bandwidth
 from ._reader import VerifyReport
 from ._serialize import SerializedGroup, deserialize_group, find_unserializable, serialize_group
@@ -32,6 +33,7 @@ __all__ = [
     "CheckpointRef",
     "CheckpointStore",
     "GcReport",
+    "GroupPrefetcher",
     "GroupRecord",
     "GroupSpec",
     "Manifest",

@@ -33,7 +33,8 @@ from ._manifest import (
     manifest_to_json,
     new_checkpoint_id,
 )
-from ._reader import VerifyReport, load_group, read_manifest, verify_blobs
+from ._prefetch import GroupPrefetcher
+from ._reader import VerifyReport, load_group, read_group, read_manifest, verify_blobs
 from ._serialize import serialize_group
 from ._signing import sign_body
 from ._writer import GroupSpec, ProgressCallback, ProgressEvent, write_group
@@ -191,6 +192,19 @@ class CheckpointStore:
         """
         backend, ckpt_dir = self._locate(manifest.url)
         return load_group(backend, manifest, ckpt_dir, index)
+
+    def prefetch(self, manifest: Manifest, order: Sequence[int]) -> GroupPrefetcher:
+        """Start reading the groups of ``manifest`` in ``order`` on a thread, ahead of
+        unpickling them (:func:`deserialize_group` of what ``take`` returns). Close it when
+        done (it is a context manager).
+
+        ``take`` raises what :meth:`load_group` raises for a damaged blob.
+        """
+        backend, ckpt_dir = self._locate(manifest.url)
+        sizes = {i: group.size for i, group in enumerate(manifest.groups)}
+        return GroupPrefetcher(
+            lambda index: read_group(backend, manifest, ckpt_dir, index), order, sizes
+        )
 
     def verify(self, ref_or_url: CheckpointRef | str, *, trust: bool = False) -> VerifyReport:
         """Check a checkpoint: signature and format (raising), then every blob (reported)."""

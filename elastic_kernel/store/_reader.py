@@ -19,7 +19,14 @@ from ._manifest import Manifest, check_format_version, manifest_from_json
 from ._serialize import SerializedGroup, deserialize_group
 from ._signing import verify_signature
 
-__all__ = ["VerifyReport", "load_group", "read_manifest", "read_manifest_body", "verify_blobs"]
+__all__ = [
+    "VerifyReport",
+    "load_group",
+    "read_group",
+    "read_manifest",
+    "read_manifest_body",
+    "verify_blobs",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +142,27 @@ def _read_blob(
     return target
 
 
+def read_group(backend: Backend, manifest: Manifest, ckpt_dir: str, index: int) -> SerializedGroup:
+    """Read and check the blobs of group ``index`` (no unpickling: safe on any thread, and
+    reading, decompressing and hashing release the GIL).
+
+    Raises
+    ------
+    CorruptCheckpoint
+        When a blob is missing, truncated or fails its checksum (naming blob and checkpoint).
+    """
+    group = manifest.groups[index]
+    blobs_dir = blobs_dir_of(ckpt_dir)
+    where = manifest.url
+    views = [
+        _read_blob(backend, blobs_dir, b.checksum, b.size, b.stored_size, b.compression, where)
+        for b in group.blobs
+    ]
+    return SerializedGroup(
+        names=group.names, stream=views[0], buffers=tuple(views[1:]), pickler=group.pickler
+    )
+
+
 def load_group(
     backend: Backend, manifest: Manifest, ckpt_dir: str, index: int
 ) -> dict[str, object]:
@@ -147,17 +175,7 @@ def load_group(
     SerializationError
         When the verified pickle cannot be loaded here (missing module...).
     """
-    group = manifest.groups[index]
-    blobs_dir = blobs_dir_of(ckpt_dir)
-    where = manifest.url
-    views = [
-        _read_blob(backend, blobs_dir, b.checksum, b.size, b.stored_size, b.compression, where)
-        for b in group.blobs
-    ]
-    serialized = SerializedGroup(
-        names=group.names, stream=views[0], buffers=tuple(views[1:]), pickler=group.pickler
-    )
-    return deserialize_group(serialized)
+    return deserialize_group(read_group(backend, manifest, ckpt_dir, index))
 
 
 def _hash_blob(backend: Backend, path: str, compression: str | None) -> tuple[str, int]:

@@ -120,6 +120,19 @@ def test_a_cell_reading_a_small_variable_does_not_wait_for_the_big_one(
     assert any("big" in names for names in names_with(progress, "applied"))
 
 
+def test_a_waiting_cell_moves_what_it_reads_to_the_front(
+    restoring: BlockingKernelClient, saved: tuple[Path, str]
+) -> None:
+    kc = restoring
+    _, probe = saved
+    assert execute(kc, PROBE).stdout == probe
+    loaded = names_with(status(kc), "loaded")
+    # ``big`` is the largest group and no recent cell read it: the planned order loads it last
+    # of five. Asked for by the first cell, it goes right after the group already under way.
+    position = next(i for i, names in enumerate(loaded) if "big" in names)
+    assert position <= 2, loaded
+
+
 def test_a_cell_using_globals_waits_for_everything(restoring: BlockingKernelClient) -> None:
     kc = restoring
     result = execute(kc, "print(sorted(k for k in globals() if k in {'a', 'b', 'arr', 'big'}))")

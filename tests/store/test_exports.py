@@ -12,6 +12,7 @@ EXPECTED = {
     "CheckpointRef",
     "CheckpointStore",
     "GcReport",
+    "GroupPrefetcher",
     "GroupRecord",
     "GroupSpec",
     "Manifest",
