@@ -138,9 +138,8 @@ class BackgroundRestore:
         self._group_of = {name: g for g in self._groups for name in g.names}
         # Decided here: the loading thread must not read the graph the main thread extends.
         self._order = priority_order(self.graph, self._groups)
-        # Groups the loading thread has begun, and groups a waiting cell asked for.
+        # Groups whose loading has begun, on the loading thread or the main thread.
         self._taken: set[int] = set()
-        self._demanded: list[_Group] = []
         self._reads: GroupPrefetcher | None = None
         self._base = len(self.graph.executions)
         self._live = set(self.graph.live())
@@ -200,22 +199,31 @@ class BackgroundRestore:
         self._wake()
 
     def _next_group(self) -> _Group | None:
-        """What a waiting cell asked for first, then the planned order."""
-        with self._lock:
-            for queue in (self._demanded, self._order):
-                for group in queue:
-                    if group.index not in self._taken:
-                        self._taken.add(group.index)
-                        return group
+        for group in self._order:
+            if self._claim(group):
+                return group
         return None
 
-    def _demand(self, groups: Iterable[_Group]) -> None:
-        """A cell waits for these: load them next (and read them ahead of the others)."""
+    def _claim(self, group: _Group) -> bool:
+        """Whether the caller is the one to load ``group`` (the loading thread, or the main
+        thread for a group a cell waits for that the thread has not started)."""
         with self._lock:
-            wanted = [g for g in groups if g.index not in self._taken]
-            self._demanded.extend(wanted)
-        if self._reads is not None:
-            self._reads.promote(g.index for g in wanted)
+            if group.index in self._taken:
+                return False
+            self._taken.add(group.index)
+            return True
+
+    def _load_here(self, group: _Group) -> None:
+        """Load ``group`` on the main thread; interrupted, hand it to a thread of its own so
+        that it still arrives."""
+        try:
+            self._load(group)
+        except BaseException:
+            if not group.ready.is_set():
+                threading.Thread(
+                    target=self._load, args=(group,), name="elastic-restore-handed-over"
+                ).start()
+            raise
 
     def _load(self, group: _Group) -> None:
         if self._delay:
@@ -237,7 +245,8 @@ class BackgroundRestore:
                 group.values = values
                 group.drifted, group.unverified = tuple(drifted), tuple(unverified)
                 self._events.append(RestoreEvent(time.monotonic(), LOADED, group.names))
-        self._load_seconds += time.perf_counter() - started
+        with self._lock:
+            self._load_seconds += time.perf_counter() - started
         group.ready.set()
         self._wake()
 
@@ -277,7 +286,8 @@ class BackgroundRestore:
     def _bring(self, names: set[str]) -> None:
         """Make ``names`` present: re-run what produces them, wait for their groups."""
         groups = {id(g): g for n in names if (g := self._group_of.get(n)) is not None}
-        self._demand(g for g in groups.values() if not g.ready.is_set())
+        if self._reads is not None:
+            self._reads.promote(g.index for g in groups.values() if not g.ready.is_set())
         wanted = names.union(*(g.names for g in groups.values()))
         if self._pending_reruns and wanted & self._rerun_names():
             self._run_reruns()
@@ -286,6 +296,10 @@ class BackgroundRestore:
                 continue
             if not group.ready.is_set():
                 self._record(WAITED_FOR, group.names)
+                if self._claim(group):
+                    # Not started by the loading thread: load it here rather than wait
+                    # behind whatever that thread is loading now.
+                    self._load_here(group)
                 self._wait(group.ready)
             if group.error is not None:
                 # Which variables the fallback recomputes is known once every load is over.
@@ -322,6 +336,8 @@ class BackgroundRestore:
             self._record(WAITED_FOR, waiting)
         while self.report is None:
             self._wait(self._loaded_all)
+            for group in self._groups:
+                self._wait(group.ready)
             self.step()
         return self.report
 
