@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from elastic_kernel.lineage.analysis import analyze_cell
@@ -30,8 +29,17 @@ from elastic_kernel.restore import (
     restore_final_rng,
     verify_values,
 )
+from elastic_kernel.restore_loading import (
+    APPLIED,
+    DONE,
+    RERUN,
+    WAITED_FOR,
+    GroupLoader,
+    LoadingGroup,
+    RestoreEvent,
+)
 from elastic_kernel.restore_needs import names_cell_reads, priority_order
-from elastic_kernel.store import CheckpointStore, GroupPrefetcher, Manifest, deserialize_group
+from elastic_kernel.store import CheckpointStore, Manifest
 
 __all__ = [
     "BackgroundRestore",
@@ -43,39 +51,6 @@ log = logging.getLogger(__name__)
 
 # How often a waiting main thread wakes up, so that an interrupt reaches it.
 WAIT_SLICE_SECONDS = 0.05
-
-LOADED, APPLIED, WAITED_FOR, FAILED, RERUN, DONE = (
-    "loaded",
-    "applied",
-    "waited-for",
-    "failed",
-    "rerun",
-    "done",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreEvent:
-    """One entry of the restore's event log (``time`` from ``time.monotonic``)."""
-
-    time: float
-    kind: str
-    names: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _Group:
-    """A stored linked group on its way into the namespace."""
-
-    index: int
-    names: tuple[str, ...]
-    size: int
-    ready: threading.Event = field(default_factory=threading.Event)
-    values: dict[str, object] | None = None
-    error: str | None = None
-    is_applied: bool = False
-    drifted: tuple[str, ...] = ()
-    unverified: tuple[str, ...] = ()
 
 
 class BackgroundRestore:
@@ -133,14 +108,16 @@ class BackgroundRestore:
         self._is_user_name = is_user_name
         self._wake, self._on_applied = wake, on_applied
         self._on_failure, self._on_done = on_failure, on_done
-        self._delay = load_delay
-        self._groups = [_Group(i, g.names, g.size) for i, g in enumerate(manifest.groups)]
+        self._groups = [LoadingGroup(i, g.names, g.size) for i, g in enumerate(manifest.groups)]
         self._group_of = {name: g for g in self._groups for name in g.names}
-        # Decided here: the loading thread must not read the graph the main thread extends.
-        self._order = priority_order(self.graph, self._groups)
-        # Groups whose loading has begun, on the loading thread or the main thread.
-        self._taken: set[int] = set()
-        self._reads: GroupPrefetcher | None = None
+        # The order is decided here: the loading thread must not read the graph the main
+        # thread extends.
+        self._loader = GroupLoader(
+            store, manifest, priority_order(self.graph, self._groups), wake=wake, delay=load_delay
+        )
+        self._lock = self._loader.lock
+        self._events = self._loader.events
+        self._loaded_all = self._loader.loaded_all
         self._base = len(self.graph.executions)
         self._live = set(self.graph.live())
         self._names_before = set(ns)
@@ -155,17 +132,10 @@ class BackgroundRestore:
         self._failed: dict[str, str] = {}
         self._failures_handled = False
         self._notes: list[str] = []
-        self._lock = threading.Lock()
-        self._events: list[RestoreEvent] = []
-        self._loaded_all = threading.Event()
         self._started = time.perf_counter()
         self._started_monotonic = time.monotonic()
-        self._load_seconds = 0.0
         self._rerun_seconds = 0.0
         self.report: RestoreReport | None = None
-        self._thread = threading.Thread(
-            target=self._load_all, name=f"elastic-restore-{manifest.checkpoint_id}", daemon=True
-        )
 
     @property
     def checkpoint_id(self) -> str:
@@ -185,70 +155,7 @@ class BackgroundRestore:
         note = restore_final_rng(self.manifest)
         if note is not None:
             self._notes.append(note)
-        self._reads = self._store.prefetch(self.manifest, [g.index for g in self._order])
-        self._thread.start()
-
-    # The loading thread --------------------------------------------------------------------
-
-    def _load_all(self) -> None:
-        assert self._reads is not None
-        with self._reads:
-            while (group := self._next_group()) is not None:
-                self._load(group)
-        self._loaded_all.set()
-        self._wake()
-
-    def _next_group(self) -> _Group | None:
-        for group in self._order:
-            if self._claim(group):
-                return group
-        return None
-
-    def _claim(self, group: _Group) -> bool:
-        """Whether the caller is the one to load ``group`` (the loading thread, or the main
-        thread for a group a cell waits for that the thread has not started)."""
-        with self._lock:
-            if group.index in self._taken:
-                return False
-            self._taken.add(group.index)
-            return True
-
-    def _load_here(self, group: _Group) -> None:
-        """Load ``group`` on the main thread; interrupted, hand it to a thread of its own so
-        that it still arrives."""
-        try:
-            self._load(group)
-        except BaseException:
-            if not group.ready.is_set():
-                threading.Thread(
-                    target=self._load, args=(group,), name="elastic-restore-handed-over"
-                ).start()
-            raise
-
-    def _load(self, group: _Group) -> None:
-        if self._delay:
-            time.sleep(self._delay)
-        started = time.perf_counter()
-        assert self._reads is not None
-        try:
-            values = deserialize_group(self._reads.take(group.index))
-            drifted, unverified = verify_values(values, self.manifest, group.names)
-        except Exception as exc:
-            # The thread is a boundary: whatever went wrong, the main thread reports it
-            # and falls back as a blocking restore would.
-            log.warning("background restore: group %s failed", group.names, exc_info=True)
-            with self._lock:
-                group.error = f"{type(exc).__name__}: {exc}"
-                self._events.append(RestoreEvent(time.monotonic(), FAILED, group.names))
-        else:
-            with self._lock:
-                group.values = values
-                group.drifted, group.unverified = tuple(drifted), tuple(unverified)
-                self._events.append(RestoreEvent(time.monotonic(), LOADED, group.names))
-        with self._lock:
-            self._load_seconds += time.perf_counter() - started
-        group.ready.set()
-        self._wake()
+        self._loader.start()
 
     # The main thread ----------------------------------------------------------------------
 
@@ -286,8 +193,7 @@ class BackgroundRestore:
     def _bring(self, names: set[str]) -> None:
         """Make ``names`` present: re-run what produces them, wait for their groups."""
         groups = {id(g): g for n in names if (g := self._group_of.get(n)) is not None}
-        if self._reads is not None:
-            self._reads.promote(g.index for g in groups.values() if not g.ready.is_set())
+        self._loader.promote(g for g in groups.values() if not g.ready.is_set())
         wanted = names.union(*(g.names for g in groups.values()))
         if self._pending_reruns and wanted & self._rerun_names():
             self._run_reruns()
@@ -296,10 +202,10 @@ class BackgroundRestore:
                 continue
             if not group.ready.is_set():
                 self._record(WAITED_FOR, group.names)
-                if self._claim(group):
+                if self._loader.claim(group):
                     # Not started by the loading thread: load it here rather than wait
                     # behind whatever that thread is loading now.
-                    self._load_here(group)
+                    self._loader.load_here(group)
                 self._wait(group.ready)
             if group.error is not None:
                 # Which variables the fallback recomputes is known once every load is over.
@@ -348,8 +254,7 @@ class BackgroundRestore:
             pass
 
     def _record(self, kind: str, names: Iterable[str]) -> None:
-        with self._lock:
-            self._events.append(RestoreEvent(time.monotonic(), kind, tuple(sorted(names))))
+        self._loader.record(kind, names)
 
     def _protected(self) -> set[str]:
         """Names the user's own cells wrote or deleted since the restore started: recorded as
@@ -477,7 +382,7 @@ class BackgroundRestore:
             drifted=tuple(drifted),
             unverified=tuple(sorted(unverified)),
             seconds=time.perf_counter() - self._started,
-            load_seconds=self._load_seconds,
+            load_seconds=self._loader.seconds,
             rerun_seconds=self._rerun_seconds,
             notes=tuple(self._notes),
         )
