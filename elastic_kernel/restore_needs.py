@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 from elastic_kernel.lineage.analysis import analyze_cell
 from elastic_kernel.lineage.globals_used import GlobalsResolver
 from elastic_kernel.lineage.graph import HistoryGraph
+from elastic_kernel.lineage.recorder import local_imports
 
 __all__ = ["RECENT_CELLS", "names_cell_reads", "priority_order"]
 
@@ -55,7 +56,8 @@ class _WithPending(Mapping[str, object]):
 def names_cell_reads(code: str, ns: Mapping[str, object], pending: set[str]) -> set[str] | None:
     """The names a cell can read: its static loads and deletes plus the globals of the user
     functions it reaches, transitively; ``None`` (everything) when the cell is dynamic
-    (``eval``, ``globals()``, ``get_ipython().user_ns``, unknown magics...).
+    (``eval``, ``globals()``, ``get_ipython().user_ns``, unknown magics, importing a local
+    module...).
 
     Parameters
     ----------
@@ -67,7 +69,8 @@ def names_cell_reads(code: str, ns: Mapping[str, object], pending: set[str]) -> 
         Names not in ``ns`` yet that the cell may still reach (they count as present).
     """
     analysis = analyze_cell(code)
-    if analysis.is_dynamic:
+    # A local module's code runs on import and may read anything from ``__main__``.
+    if analysis.is_dynamic or local_imports(analysis.imports):
         return None
     roots = analysis.loads | analysis.deletes
     return GlobalsResolver(_WithPending(ns, pending)).names_used_by(roots)

@@ -103,7 +103,7 @@ class PendingExecution:
     generation: int = 0
 
 
-def _local_imports(imports: Iterable[str]) -> list[str]:
+def local_imports(imports: Iterable[str]) -> list[str]:
     """Top-level modules, not imported yet, found outside the stdlib and site-packages."""
     local: list[str] = []
     for name in imports:
@@ -248,7 +248,7 @@ class CellRecorder:
         ids_before = self._last_ids if self._last_ids is not None else self._snapshot()
         self._last_ids = None
         analysis = analyze_cell(code)
-        for module in _local_imports(analysis.imports):
+        for module in local_imports(analysis.imports):
             # Module code runs on import and may write `__main__` (issue 4's fallback list).
             analysis.mark_dynamic(f"imports local module {module}")
         if analysis.is_dynamic:

@@ -143,6 +143,18 @@ def test_a_cell_using_globals_waits_for_everything(restoring: BlockingKernelClie
     assert "big" in set().union(*names_with(progress, "waited-for"))
 
 
+def test_a_cell_importing_a_local_module_waits_for_everything(
+    restoring: BlockingKernelClient, tmp_path: Path
+) -> None:
+    (tmp_path / "peek_main.py").write_text("import __main__\nSUM = float(__main__.big.sum())\n")
+    kc = restoring
+    assert execute(kc, f"import sys\nsys.path.insert(0, {str(tmp_path)!r})").ok
+    imported = execute(kc, "import peek_main")
+    assert imported.ok, imported.error
+    assert "big" in set().union(*names_with(status(kc), "waited-for"))
+    assert execute(kc, "print(peek_main.SUM == float(big.sum()))").stdout == "True\n"
+
+
 def test_the_users_rebinding_wins_over_the_loaded_value(restoring: BlockingKernelClient) -> None:
     kc = restoring
     assert execute(kc, "big = 'mine'").ok
