@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import max_flow
 
 from elastic_kernel.errors import PlanError
 
@@ -147,6 +146,10 @@ def solve_min_cut(network: FlowNetwork) -> list[bool]:
     """
     if network.group_count == 0:
         return []
+    # Imported on first use: OR-Tools maps ~550 shared-object segments and 18 MB into the
+    # process, which every autosave fork would have to copy; the forked child imports it.
+    from ortools.graph.python import max_flow
+
     smf = max_flow.SimpleMaxFlow()
     smf.add_arcs_with_capacity(network.tails, network.heads, network.capacities)
     status = smf.solve(network.source, network.sink)
