@@ -47,9 +47,11 @@ def rebuild_view(
     return view
 
 
-def _array_root(arr: np.ndarray[Any, Any]) -> object:
-    root: object = arr
-    while isinstance(root, np.ndarray) and root.base is not None:
+def _array_root(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The last array down the ``base`` chain. Below it there may be a plain buffer: a loaded
+    array is a view of a ``memoryview`` of the bytes read, and its views share that array."""
+    root = arr
+    while isinstance(root.base, np.ndarray):
         root = root.base
     return root
 
@@ -67,9 +69,7 @@ def top_level_roots(values: Mapping[str, object]) -> set[int]:
         for item in items:
             if isinstance(item, np.ndarray):
                 root = _array_root(item)
-                if isinstance(root, np.ndarray) and (
-                    root.nbytes <= _VIEW_ROOT_MAX_FACTOR * max(item.nbytes, 1)
-                ):
+                if root.nbytes <= _VIEW_ROOT_MAX_FACTOR * max(item.nbytes, 1):
                     roots.add(id(root))
     return roots
 
@@ -98,12 +98,13 @@ class ViewReducer:
     def reduce(self, arr: object) -> tuple[object, ...] | Any:
         if type(arr) not in _VIEW_TYPES or not isinstance(arr, np.ndarray):
             return NotImplemented
-        if arr.base is None:
+        root = _array_root(arr)
+        if root is arr:
+            # Owns its memory, or views a plain buffer (a loaded array): pickled by value.
             self.stored.add(id(arr))
             return NotImplemented
         if arr.dtype.hasobject:
             return NotImplemented
-        root = _array_root(arr)
         if type(root) is not np.ndarray or root.dtype.hasobject:
             return NotImplemented
         if not (root.flags.c_contiguous or root.flags.f_contiguous):

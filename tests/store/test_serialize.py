@@ -100,6 +100,21 @@ def test_numpy_zoo_and_views_share_memory() -> None:
     assert loaded_base[1, 0] == -1.0  # type: ignore[index]
 
 
+def test_views_of_a_loaded_array_stay_views_over_more_round_trips() -> None:
+    """A loaded array views the bytes read (a memoryview), not an array: its views must still
+    be pickled as views of it, checkpoint after checkpoint."""
+    base = np.arange(40.0)
+    values: dict[str, object] = {"base": base, "alias": base, "even": base[::2], "tail": base[30:]}
+    for _ in range(3):
+        values = roundtrip(values)
+        assert values["alias"] is values["base"]
+        for name in ("even", "tail"):
+            assert np.shares_memory(values[name], values["base"]), name  # type: ignore[arg-type]
+    np.testing.assert_array_equal(values["even"], np.arange(0.0, 40.0, 2))  # type: ignore[arg-type]
+    values["base"][0] = -1.0  # type: ignore[index]
+    assert values["even"][0] == -1.0  # type: ignore[index]
+
+
 def test_small_view_of_large_array_is_not_stored_whole() -> None:
     big = np.zeros(1_000_000)
     out = roundtrip({"head": big[:10]})
