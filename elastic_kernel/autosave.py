@@ -22,6 +22,7 @@ sockets or threads: it silences stdout/stderr, ignores SIGINT, disables the garb
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -33,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from elastic_kernel.autosave_budget import BudgetExceeded, mib, private_memory
@@ -86,8 +88,9 @@ class Autosaver:
     Parameters
     ----------
     checkpoint
-        Runs in the forked child: writes a checkpoint and returns a JSON-able summary with
-        at least ``checkpoint_id``, ``url`` and ``bytes``.
+        Runs in the forked child with the moment of the fork: writes a checkpoint of that
+        state and returns a JSON-able summary with at least ``checkpoint_id``, ``url`` and
+        ``bytes``.
     every
         Autosave after every N recorded cells.
     enabled
@@ -101,7 +104,7 @@ class Autosaver:
 
     def __init__(
         self,
-        checkpoint: Callable[[], dict[str, Any]],
+        checkpoint: Callable[[datetime], dict[str, Any]],
         *,
         every: int = 1,
         enabled: bool = True,
@@ -213,11 +216,12 @@ class Autosaver:
         started = time.perf_counter()
         read_end, write_end = os.pipe()
         gate_read, gate_write = os.pipe()
+        taken_at = datetime.now(timezone.utc)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
             os.close(read_end)
             os.close(gate_write)
-            _run_child(self._checkpoint, write_end, gate_read)
+            _run_child(functools.partial(self._checkpoint, taken_at), write_end, gate_read)
         os.close(write_end)
         os.close(gate_read)
         self._since = 0

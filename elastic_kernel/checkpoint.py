@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import xxhash
@@ -247,8 +248,10 @@ def take_checkpoint(
     extra_metadata: Mapping[str, Any] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
     actual_sizes: Mapping[frozenset[str], int] | None = None,
+    taken_at: datetime | None = None,
 ) -> CheckpointResult:
-    """Plan and write a checkpoint of the session.
+    """Plan and write a checkpoint of the session (``taken_at``: when the namespace was
+    captured, if not now; see :meth:`CheckpointStore.write_checkpoint`).
 
     A variable that turns out not to pickle although it looked serializable is marked
     unserializable and the session is planned again (it is then recomputed, or reported lost).
@@ -295,7 +298,9 @@ def take_checkpoint(
             **dict(extra_metadata or {}),
         }
         try:
-            manifest = store.write_checkpoint(session_key, specs, metadata, progress=progress)
+            manifest = store.write_checkpoint(
+                session_key, specs, metadata, progress=progress, taken_at=taken_at
+            )
         except SerializationError as exc:
             if exc.variable is None or exc.variable in forced or exc.variable not in ns:
                 raise

@@ -74,7 +74,9 @@ class ElasticKernel(RestoringKernel, InterruptSafeKernel, SettingsKernel):
         self._found_previous: str | None = None
         self._looked_for_previous = self._checked_previous_process
         self.autosaver = Autosaver(
-            lambda: self.elastic.autosave_checkpoint(max_disk=self.autosave_max_disk or None),
+            lambda taken_at: self.elastic.autosave_checkpoint(
+                taken_at, max_disk=self.autosave_max_disk or None
+            ),
             every=max(1, self.autosave),
             enabled=self.autosave > 0,
             warm_up=self._warm_up,

@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from elastic_kernel import config
@@ -163,6 +164,7 @@ class ElasticSession:
         mode: str = "balanced",
         progress: Callable[[ProgressEvent], None] | None = None,
         session_key: str | None = None,
+        taken_at: datetime | None = None,
     ) -> CheckpointResult:
         """Plan and write a checkpoint of the namespace to ``url`` (default: the store)."""
         from elastic_kernel.checkpoint import take_checkpoint
@@ -180,6 +182,7 @@ class ElasticSession:
             verdicts=self.verdicts,
             progress=progress,
             actual_sizes=self._actual_sizes,
+            taken_at=taken_at,
         )
         self.last_checkpoint = result
         self._learn_from(result, store)
@@ -250,7 +253,9 @@ class ElasticSession:
 
         self.cost_model(self.open_store())
 
-    def autosave_checkpoint(self, max_disk: int | None = None) -> dict[str, Any]:
+    def autosave_checkpoint(
+        self, taken_at: datetime, max_disk: int | None = None
+    ) -> dict[str, Any]:
         """The checkpoint an autosave child writes: fresh store objects (the parent's hold
         connections and event loops the forked child must not use), and a JSON summary.
 
@@ -278,7 +283,11 @@ class ElasticSession:
         store.keep = AUTOSAVES_KEPT
         # Autosaves have a session key of their own, so they never prune the checkpoints the
         # user took on purpose.
-        result = self.checkpoint(session_key=self.autosave_key, progress=budget.progress)
+        # Named for the cell boundary the state is from, not for when this child got to write
+        # it: a later explicit checkpoint must sort after it.
+        result = self.checkpoint(
+            session_key=self.autosave_key, progress=budget.progress, taken_at=taken_at
+        )
         if max_disk is not None:
             with contextlib.suppress(Exception):
                 # Under a budget, free the blobs only dropped autosaves used within a minute,

@@ -238,6 +238,7 @@ class CheckpointStore:
         metadata: Mapping[str, Any],
         *,
         progress: ProgressCallback | None = None,
+        taken_at: datetime | None = None,
     ) -> Manifest:
         """Write a checkpoint: blobs first, the signed manifest last, then prune.
 
@@ -255,6 +256,9 @@ class CheckpointStore:
             JSON-serializable data kept in the manifest (graph, plan, fingerprints...).
         progress
             Called with :class:`ProgressEvent` as the write advances.
+        taken_at
+            When the values were captured, if not now (a forked autosave writes a state of
+            some time ago). Checkpoint ids sort by it, so the newest id is the newest state.
 
         Raises
         ------
@@ -270,7 +274,7 @@ class CheckpointStore:
             canonical_bytes(dict(metadata))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"checkpoint metadata is not JSON-serializable: {exc}") from exc
-        ckpt_id = new_checkpoint_id()
+        ckpt_id = new_checkpoint_id(taken_at)
         ckpt_dir = posixpath.join(session_dir, ckpt_id)
         blobs_dir = blobs_dir_of(ckpt_dir)
         previous = self._previous_groups(session_key) if any(g.fingerprint for g in groups) else {}

@@ -159,3 +159,38 @@ def test_without_autorestore_the_next_process_says_a_checkpoint_exists(tmp_path:
         assert execute(kc, "print(kept + 1)").stdout == "42\n"
     finally:
         stop_kernel(km, kc)
+
+
+@pytest.mark.slow
+def test_an_autosave_is_named_for_its_cell_boundary_not_its_write(tmp_path: Path) -> None:
+    """``%restore`` takes the newest checkpoint id: an autosave that got to write after a later
+    explicit checkpoint must not pass for the newer state."""
+    store = tmp_path / "store"
+    km, kc = start_kernel(env=env_for(store, "order"))
+    try:
+        # Big enough that the child plans and writes for a while after the boundary.
+        assert execute(kc, "import numpy as np\nbig = np.random.rand(25_000_000)").ok
+        stamp = "import datetime\nnow = datetime.datetime.now(datetime.timezone.utc)\n"
+        after = execute(kc, stamp + "print(f'{now:%Y%m%dT%H%M%S.%f}Z')").stdout.strip()
+        saved = execute(kc, "%checkpoint")
+        assert saved.ok, saved.stderr
+        wait_for_autosaves(kc, 1)
+        explicit = saved.stdout.split()[1]
+    finally:
+        stop_kernel(km, kc)
+    autosaves = {p.parent.name: p for p in (store / "order.auto").glob("*/manifest.json")}
+    assert autosaves
+    for checkpoint_id, manifest in autosaves.items():
+        graph = json.loads(manifest.read_text())["metadata"]["graph"]
+        if not any("datetime" in e["code"] for e in graph["executions"]):
+            # A state from before the stamp cell sorts before it, and before %checkpoint.
+            assert checkpoint_id < after < explicit, (checkpoint_id, after, explicit)
+    km, kc = start_kernel(env=env_for(store, "order"))
+    try:
+        restored = execute(kc, "%restore --wait")
+        assert restored.ok, restored.stderr
+        newest = max([explicit, *autosaves])
+        assert newest in restored.stdout
+        assert execute(kc, "print(now.year > 2000, big.shape)").stdout == "True (25000000,)\n"
+    finally:
+        stop_kernel(km, kc)
