@@ -11,8 +11,9 @@ import sys
 import threading
 import types
 import weakref
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any
 
 __all__ = ["DEFAULT_MAX_OBJECTS", "LinkResult", "linked_groups"]
@@ -47,6 +48,10 @@ _SMALL = 8
 _NOT_LINKS = (types.ModuleType, type(None))
 _HEAPTYPE = 1 << 9
 _EXTENSION_ATTRS = ("_ndarray", "_data", "_mask", "_codes", "_left", "_right")
+# Exact container types whose contents can be checked at C speed when all are atoms (60k token
+# lists: a Python loop over their million strings cost 0.2 s per walk).
+_FLAT: frozenset[type] = frozenset({list, set, dict, tuple, frozenset})
+_MUTABLE_FLAT: frozenset[type] = frozenset({list, set, dict})
 
 (
     _ATOM,
@@ -67,6 +72,11 @@ _EXTENSION_ATTRS = ("_ndarray", "_data", "_mask", "_codes", "_left", "_right")
 ) = range(15)
 
 _WEAK_TYPES = (weakref.ReferenceType, weakref.ProxyType, weakref.CallableProxyType)
+# Kinds of library types, kept between calls (classifying costs ~10 us per call, per cell).
+# Notebook classes are left out: redefining one in every cell would keep the old ones alive.
+_KNOWN_KINDS: dict[type, int] = {t: _ATOM for t in _ATOMS}
+_KNOWN_LEAVES: set[type] = set(_ATOMS)
+_MAX_KNOWN_KINDS = 4096
 _WEAKLY_REFERENCED = frozenset({_OBJECT, _CLASS, _FUNCTION, _TENSOR})
 
 
@@ -108,10 +118,15 @@ class _Walker:
     def __init__(self, max_objects: int, shared: Iterable[object] = ()) -> None:
         self.max_objects = max_objects
         # Reaching the namespace itself (a function's globals, a shell) is not a link.
-        self.shared = {id(obj) for obj in shared}
+        self.shared = {id(obj) for obj in shared} | self.process_objects()
         # Functions and instance classes met by the current walk (see LinkResult.code).
         self.code: dict[int, object] = {}
-        self.kinds: dict[type, int] = {t: _ATOM for t in _ATOMS}
+        self.kinds = _KNOWN_KINDS.copy()
+        # Exact types of atoms, except ``type``: a class inside a container may be a notebook
+        # class, which links (see walk). Grows as types are classified.
+        self.leaves = _KNOWN_LEAVES.copy()
+        # The current walk's recorded ids.
+        self.seen: set[int] = set()
         np = sys.modules.get("numpy")
         self.ndarray: type | None = getattr(np, "ndarray", None)
         self.generic: type | None = getattr(np, "generic", None)
@@ -143,6 +158,17 @@ class _Walker:
         kind = self.kinds.get(cls)
         if kind is None:
             kind = self.kinds[cls] = self._classify(cls)
+            leaf = kind == _ATOM and cls is not type
+            if leaf:
+                self.leaves.add(cls)
+            if cls.__module__ not in ("__main__", None):
+                if len(_KNOWN_KINDS) > _MAX_KNOWN_KINDS:
+                    _KNOWN_KINDS.clear()
+                    _KNOWN_LEAVES.intersection_update(_ATOMS)
+                    _KNOWN_KINDS.update((t, _ATOM) for t in _ATOMS)
+                _KNOWN_KINDS[cls] = kind
+                if leaf:
+                    _KNOWN_LEAVES.add(cls)
         return kind
 
     def _classify(self, cls: type) -> int:
@@ -184,12 +210,12 @@ class _Walker:
 
     def walk(self, root: object) -> tuple[set[int], list[tuple[int, int]], bool]:
         """Ids of mutable objects reachable from ``root``, numpy byte ranges, completeness."""
-        seen: set[int] = set()
+        seen = self.seen = set()
         bounds: list[tuple[int, int]] = []
         stack: list[object] = [root]
         budget = self.max_objects
         atoms = self.kinds
-        shared = self.process_objects() | self.shared
+        shared = self.shared
         self.code = {}
         while stack:
             obj = stack.pop()
@@ -211,9 +237,9 @@ class _Walker:
             if budget < 0:
                 return seen, bounds, False
             if kind == _SEQUENCE or kind == _IMMUTABLE_SEQUENCE:
-                depth = len(stack)
+                depth, recorded = len(stack), len(seen)
                 budget -= self._push_items(obj, stack)  # type: ignore[arg-type]
-                if kind == _IMMUTABLE_SEQUENCE and len(stack) == depth:
+                if kind == _IMMUTABLE_SEQUENCE and len(stack) == depth and len(seen) == recorded:
                     # A tuple of atoms is itself an atom: sharing it links nothing.
                     budget += 1
                     continue
@@ -237,19 +263,48 @@ class _Walker:
         return seen, bounds, True
 
     def _push_items(self, items: Collection[object], stack: list[object]) -> int:
-        atoms = self.kinds
+        """Push the items that are not atoms; return the work done."""
+        leaves = self.leaves
         before = len(stack)
         size = len(items)
-        if size <= _SMALL:
-            for item in items:
-                if atoms.get(type(item)) != _ATOM:
-                    stack.append(item)
-            return len(stack) - before
-        present = set(map(type, items))
-        if all(atoms.get(t) == _ATOM for t in present):
-            return len(present) + size // _SCAN_DISCOUNT
-        stack.extend(x for x in items if atoms.get(type(x)) != _ATOM)
+        if size > _SMALL:
+            # Type checks at C speed: most big containers hold atoms, or flat containers of them.
+            present = self._classified(set(map(type, items)))
+            if present <= leaves:
+                return len(present) + size // _SCAN_DISCOUNT
+            if present <= _FLAT:
+                work = self._record_flat(items, present)
+                if work is not None:
+                    return work
+        stack.extend(x for x in items if type(x) not in leaves)
         return len(stack) - before
+
+    def _classified(self, present: set[type]) -> set[type]:
+        """``present``, after classifying its types not met before (numpy scalars are atoms)."""
+        for cls in present - self.leaves:
+            self.kind(cls)
+        return present
+
+    def _record_flat(self, items: Collection[Any], present: set[type]) -> int | None:
+        """Record containers (all of exact types in ``_FLAT``) whose elements are all atoms,
+        without visiting the elements one by one; None when some element is not an atom.
+
+        Such a container links only through itself: the mutable ones are recorded, and tuples
+        and frozensets of atoms are atoms.
+        """
+        of_dicts = dict in present
+        mutable = present & _MUTABLE_FLAT
+        if (of_dicts and len(present) > 1) or (mutable and mutable != present):
+            return None  # tuples beside lists: one by one
+        ids = set(map(id, items)) if mutable else set()
+        if not self.shared.isdisjoint(ids):
+            return None  # the namespace itself
+        # The first container rejects most lists of non-flat containers before the full pass.
+        for group in (list(islice(items, 1)), items):
+            if not self._classified(set(map(type, _contents(group, of_dicts)))) <= self.leaves:
+                return None
+        self.seen |= ids
+        return len(items) + sum(map(len, items)) // _SCAN_DISCOUNT
 
     def _push_mapping(self, mapping: Mapping[object, object], stack: list[object]) -> int:
         return self._push_items(mapping.values(), stack) + self._push_items(mapping.keys(), stack)
@@ -259,7 +314,8 @@ class _Walker:
         if base is not None:
             stack.append(base)
         if arr.dtype.hasobject:
-            stack.extend(arr.ravel(order="K").tolist())
+            # Pandas string columns: a million str, checked at C speed.
+            self._push_items(arr.ravel(order="K").tolist(), stack)
         if arr.nbytes and self.byte_bounds is not None:
             low, high = self.byte_bounds(arr)
             bounds.append((low, high))
@@ -329,9 +385,24 @@ class _Walker:
             self.code[id(cls)] = cls
             if cls.__module__ == "__main__":
                 stack.append(cls)
-        children = [child for child in gc.get_referents(obj) if not isinstance(child, type)]
-        stack.extend(children)
+        children = gc.get_referents(obj)
+        if any(issubclass(t, type) for t in set(map(type, children))):
+            # Library classes (its own, a default_factory) are shared by everyone.
+            children = [c for c in children if not isinstance(c, type) or _is_notebook_class(c)]
+        # Counters and defaultdicts: their values are often all atoms.
+        self._push_items(children, stack)
         return len(children) // _SCAN_DISCOUNT
+
+
+def _contents(groups: Collection[Any], of_dicts: bool) -> Iterator[object]:
+    """Every element of every container in ``groups`` (keys and values of dicts)."""
+    if of_dicts:
+        return chain(chain.from_iterable(groups), chain.from_iterable(map(dict.values, groups)))
+    return chain.from_iterable(groups)
+
+
+def _is_notebook_class(cls: type) -> bool:
+    return getattr(cls, "__module__", None) == "__main__"
 
 
 def _cell_contents(cell: types.CellType) -> object:
@@ -411,10 +482,11 @@ def linked_groups(
         if not complete:
             truncated.append(index)
         reach[name] = frozenset(seen)
-        for ident in seen:
-            first = owner.setdefault(ident, index)
-            if first != index:
-                union.union(first, index)
+        # Set operations at C speed: a walk may record a million ids, few shared.
+        for ident in owner.keys() & seen:
+            union.union(owner[ident], index)
+        if index < len(order) - 1:
+            owner.update(dict.fromkeys(seen, index))
         ranges.extend((low, high, index) for low, high in bounds)
     _union_overlapping(ranges, union)
     members: dict[int, set[str]] = {}
