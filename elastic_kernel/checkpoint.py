@@ -30,6 +30,7 @@ from elastic_kernel.lineage import (
     linked_groups,
 )
 from elastic_kernel.lineage.effects import recorded_input_changes
+from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
 from elastic_kernel.planner import CostModel, ReplicationPlan, VariableInfo, solve_plan
 from elastic_kernel.store import (
     CheckpointStore,
@@ -290,6 +291,7 @@ def take_checkpoint(
             "fingerprints": {
                 n: (d.hex() if d is not None else None) for n, d in session.digests.items()
             },
+            "fingerprint_version": FINGERPRINT_VERSION,
             "cwd": os.getcwd(),
             # Where the global random generators stand now: after a restore, the next draw
             # is the one the original session would have made.
