@@ -176,6 +176,8 @@ class CellRecorder:
         self._user_name_set: set[str] = set()
         # Ids after the last recorded cell: the next cell's "before" while nothing else ran.
         self._last_ids: dict[str, int] | None = None
+        # The generators' state after the last recorded cell, reused with its ids.
+        self._last_rng: RngState | None = None
 
     def user_names(self) -> list[str]:
         return [n for n in self.ns if self._is_user(n)]
@@ -246,7 +248,8 @@ class CellRecorder:
             self._adopted = True
         # The previous cell's final ids, unless something may have rebound names since.
         ids_before = self._last_ids if self._last_ids is not None else self._snapshot()
-        self._last_ids = None
+        rng_before = self._last_rng if self._last_ids is not None else None
+        self._last_ids = self._last_rng = None
         analysis = analyze_cell(code)
         for module in local_imports(analysis.imports):
             # Module code runs on import and may write `__main__` (issue 4's fallback list).
@@ -278,9 +281,10 @@ class CellRecorder:
         if analysis.is_dynamic:
             pending.notes.extend(analysis.dynamic_reasons)
         pending.function_calls = frozenset(self._resolver.called_names(reachable))
-        # Captured for every cell (~30 µs): library code draws from the global generators
+        # Known for every cell (~90 us to capture, so the previous cell's final state is
+        # reused when nothing ran in between): library code draws from the global generators
         # without naming them (scikit-learn without random_state).
-        pending.rng_before = capture_rng_state()
+        pending.rng_before = rng_before if rng_before is not None else capture_rng_state()
         pending.watch = self._watcher.watch()
         pending.recording = pending.watch.__enter__()
         self.overhead_seconds += self._clock() - t0
@@ -557,7 +561,7 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = {}
-        rng_after = capture_rng_state()
+        rng_after = self._last_rng = capture_rng_state()
         if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.
             extra["rng"] = pending.rng_before.to_json()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from tests.utils import execute, last_execution, version_names
+from tests.utils import evaluate_silently, execute, get_graph, last_execution, version_names
 
 
 def run(kc: BlockingKernelClient, code: str, *, ok: bool = True) -> dict[str, object]:
@@ -204,3 +204,26 @@ def test_user_module_import_touching_main(kernel: BlockingKernelClient, tmp_path
     run(kernel, f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nfx33_data = []")
     e = run(kernel, "import fx33_mod")
     assert {"fx33_data", "fx33_new"} <= names(e, "writes")
+
+
+def test_generator_state_between_cells_is_reused_and_refreshed_after_unseen_draws(
+    fresh_kernel: BlockingKernelClient,
+) -> None:
+    """Each cell starts from the state the previous one ended with, unless something ran in
+    between (here a silent request drawing a number): replaying a cell's recorded state gives
+    the number it drew."""
+    kc = fresh_kernel
+    for code in ("import random", "rz1 = 1", "rz2 = random.random()", "rz3 = 2"):
+        assert execute(kc, code).ok, code
+    assert evaluate_silently(kc, {"d": "random.random()"})["d"]["status"] == "ok"
+    assert execute(kc, "rz4 = random.random()").ok
+    executions = {e["code"].strip(): e for e in get_graph(kc)["executions"]}
+    assert "rng" not in executions["rz3 = 2"]["extra"], list(executions)
+    for name in ("rz2", "rz4"):
+        state = executions[f"{name} = random.random()"]["extra"]["rng"]
+        replay = (
+            "from elastic_kernel.lineage.rng import RngState, restore_rng_state\n"
+            f"restore_rng_state(RngState.from_json({state!r}))\n"
+            f"print(random.random() == {name})"
+        )
+        assert execute(kc, replay).stdout == "True\n", name
