@@ -41,6 +41,7 @@ from elastic_kernel.lineage.graph import (
     HistoryGraph,
     VariableVersion,
 )
+from elastic_kernel.lineage.holders import HolderIndex
 from elastic_kernel.lineage.links import linked_groups
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 
@@ -163,7 +164,7 @@ class CellRecorder:
         # refreshed for every name a cell writes, so aliases are found without walking the
         # whole namespace each cell.
         self._reach: dict[str, tuple[int, frozenset[int]]] = {}
-        self._holders: dict[int, set[str]] = {}
+        self._holders = HolderIndex()
         # name -> functions and instance classes its value holds (see LinkResult.code).
         self._code: dict[str, tuple[object, ...]] = {}
         self._incomplete: set[str] = set()
@@ -407,10 +408,8 @@ class CellRecorder:
             return set()
         self._refresh_reach([n for n in names if self._reach.get(n, (None,))[0] != ids[n]])
         result = set(names)
-        holders = self._holders
         for name in names:
-            for ident in self._reach[name][1]:
-                result.update(holders.get(ident, ()))
+            result |= self._holders.holders_of_any(self._reach[name][1])
             value = self.ns[name]
             if isinstance(value, types.ModuleType):
                 # `h = sys.path` then `sys.path.append(p)`: module attributes are not walked
@@ -433,8 +432,8 @@ class CellRecorder:
             namespace = vars(current)
             owners, submodules = self._module_index(current)
             # Set intersections at C speed: numpy's namespace alone has ~600 values.
-            for ident in holders.keys() & (set(map(id, namespace.values())) | owners):
-                found.update(holders[ident])
+            for ident in holders.ids() & (set(map(id, namespace.values())) | owners):
+                found |= holders.holders_of(ident)
             pending.extend(
                 m for key, m in submodules.items() if key in attributes and id(m) not in seen
             )
@@ -476,22 +475,15 @@ class CellRecorder:
             code = result.code.get(name)
             if code:
                 self._code[name] = code
-            for ident in reach:
-                self._holders.setdefault(ident, set()).add(name)
+            self._holders.add(name, reach)
         self._incomplete.update(result.incomplete)
 
     def _forget_reach(self, name: str) -> None:
         old = self._reach.pop(name, None)
         self._code.pop(name, None)
         self._incomplete.discard(name)
-        if old is None:
-            return
-        for ident in old[1]:
-            holders = self._holders.get(ident)
-            if holders is not None:
-                holders.discard(name)
-                if not holders:
-                    del self._holders[ident]
+        if old is not None:
+            self._holders.remove(name, old[1])
 
     def _held_code(self, name: str) -> tuple[object, ...]:
         """Functions and classes held inside variable ``name`` (refreshed if it was rebound)."""
