@@ -152,8 +152,12 @@ _get_ident = threading.get_ident
 
 
 def _audit_hook(event: str, args: tuple[object, ...]) -> None:
+    # Runs for every audit event of the process (``id()``, ``sys._getframe()``...): the
+    # cheapest test first.
+    if event not in _WATCHED:
+        return
     recorder = _HookState.active
-    if recorder is None or event not in _WATCHED:
+    if recorder is None:
         return
     try:
         if _get_ident() != recorder.thread_id:

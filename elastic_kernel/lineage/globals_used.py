@@ -12,6 +12,8 @@ import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from elastic_kernel.lineage.identity import identity
+
 __all__ = ["GlobalsResolver"]
 
 # Instructions that load a name about to be called: LOAD_METHOD (3.11) always; LOAD_GLOBAL and,
@@ -108,9 +110,9 @@ class GlobalsResolver:
         stack: list[object] = list(objs)
         while stack:
             item = stack.pop()
-            if id(item) in seen:
+            if identity(item) in seen:
                 continue
-            seen.add(id(item))
+            seen.add(identity(item))
             if isinstance(item, types.FunctionType):
                 if item.__globals__ is self._ns:
                     codes.append(item.__code__)

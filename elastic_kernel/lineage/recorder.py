@@ -15,7 +15,6 @@ import re
 import sys
 import sysconfig
 import time
-import types
 import warnings
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from contextlib import AbstractContextManager
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import ne
 
+from elastic_kernel.lineage.aliases import AliasIndex
 from elastic_kernel.lineage.analysis import GENERATOR_CONSTRUCTORS, CellAnalysis, analyze_cell
 from elastic_kernel.lineage.effects import (
     CellEffects,
@@ -41,8 +41,7 @@ from elastic_kernel.lineage.graph import (
     HistoryGraph,
     VariableVersion,
 )
-from elastic_kernel.lineage.holders import HolderIndex
-from elastic_kernel.lineage.links import linked_groups
+from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 
 __all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
@@ -72,8 +71,6 @@ LIBRARY_ROOTS = tuple(
         for key in ("stdlib", "platstdlib", "purelib", "platlib")
     }
 )
-# Modules searched per named module for attribute values that variables alias.
-MODULE_DEPTH = 4
 
 
 def is_system_name(name: str) -> bool:
@@ -150,7 +147,10 @@ class CellRecorder:
         self.hidden = hidden
         self.graph = graph if graph is not None else HistoryGraph()
         self._clock = clock
-        self._resolver = GlobalsResolver(ns, held=self._held_code)
+        # Refreshed for every name a cell writes, so aliases are found without walking the
+        # whole namespace each cell.
+        self._aliases = AliasIndex(ns)
+        self._resolver = GlobalsResolver(ns, held=self._aliases.held_code)
         self._watcher = EffectWatcher()
         # name -> (id of the object, fingerprint): valid while no cell that could modify the
         # object has run, because every such cell re-fingerprints its candidates afterwards.
@@ -160,17 +160,6 @@ class CellRecorder:
         # ran the restore, when it was not a tooling cell) is not recorded.
         self._generation = 0
         self._name_is_user: dict[str, bool] = {}
-        # name -> (id of its object, ids of the mutable objects it reaches), and the inverse:
-        # refreshed for every name a cell writes, so aliases are found without walking the
-        # whole namespace each cell.
-        self._reach: dict[str, tuple[int, frozenset[int]]] = {}
-        self._holders = HolderIndex()
-        # name -> functions and instance classes its value holds (see LinkResult.code).
-        self._code: dict[str, tuple[object, ...]] = {}
-        self._incomplete: set[str] = set()
-        self._modules: dict[
-            int, tuple[types.ModuleType, int, frozenset[int], dict[str, types.ModuleType]]
-        ] = {}
         self.overhead_seconds = 0.0
         # Every name of the namespace at the last snapshot, and the user variables among them.
         self._known_names: set[str] = set()
@@ -193,18 +182,17 @@ class CellRecorder:
         cell's, so such changes are never attributed to it. ``names``, when known, are indexed
         for alias detection as if a cell had written them."""
         self._last_ids = None
-        self._refresh_reach(names)
+        self._aliases.refresh(names)
 
     def replace_graph(self, graph: HistoryGraph) -> None:
         """Continue a restored session's graph; the cell running now (the restore) is not
         recorded, and names that were here before the restore count as pre-history."""
         self.graph = graph
         self._cache.clear()
-        for name in list(self._reach):
-            self._forget_reach(name)
+        self._aliases.forget_all()
         names = self.user_names()
         graph.adopt(names)
-        self._refresh_reach(names)
+        self._aliases.refresh(names)
         self._adopted = True
         self._generation += 1
         self._last_ids = None
@@ -235,7 +223,7 @@ class CellRecorder:
             if self._is_user(name):
                 self._user_name_set.add(name)
         users = self._user_name_set
-        return dict(zip(users, map(id, map(ns.__getitem__, users)), strict=True))
+        return dict(zip(users, map(identity, map(ns.__getitem__, users)), strict=True))
 
     def start(
         self, code: str, *, execution_count: int | None = None, cell_id: str | None = None
@@ -245,7 +233,7 @@ class CellRecorder:
         if not self._adopted:
             names = self.user_names()
             self.graph.adopt(names)
-            self._refresh_reach(names)
+            self._aliases.refresh(names)
             self._adopted = True
         # The previous cell's final ids, unless something may have rebound names since.
         ids_before = self._last_ids if self._last_ids is not None else self._snapshot()
@@ -261,7 +249,7 @@ class CellRecorder:
         else:
             named = {n for n in analysis.names & ids_before.keys() if self._is_user(n)}
             reachable = {n for n in self._resolver.names_used_by(named) if self._is_user(n)}
-            candidates = self._with_aliases(reachable, ids_before, analysis.attributes)
+            candidates = self._aliases.with_aliases(reachable, ids_before, analysis.attributes)
         reads = [self.graph.live_version(n) for n in sorted(reachable)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -332,8 +320,8 @@ class CellRecorder:
                     self._fresh_fingerprint(name, budget)
         for name in deleted:
             self._cache.pop(name, None)
-            self._forget_reach(name)
-        self._refresh_reach(sorted(changed))
+            self._aliases.forget(name)
+        self._aliases.refresh(sorted(changed))
         if unchecked:
             # A false positive by design (issue 4): an exact check would cost more than the
             # cell's overhead budget, or the value cannot be fingerprinted at all.
@@ -396,105 +384,10 @@ class CellRecorder:
         self._last_ids = None
         self._stop_watch(pending)
 
-    def _with_aliases(
-        self, names: set[str], ids: dict[str, int], attributes: Container[str] = ()
-    ) -> set[str]:
-        """Extend ``names`` with every variable sharing a mutable object with one of them.
-
-        One step is enough: a cell reaching only ``a`` can change only objects reachable from
-        ``a``, so only variables reaching one of those objects can change with it.
-        """
-        if not names:
-            return set()
-        self._refresh_reach([n for n in names if self._reach.get(n, (None,))[0] != ids[n]])
-        result = set(names)
-        for name in names:
-            result |= self._holders.holders_of_any(self._reach[name][1])
-            value = self.ns[name]
-            if isinstance(value, types.ModuleType):
-                # `h = sys.path` then `sys.path.append(p)`: module attributes are not walked
-                # (modules are shared by everyone), so look their values up in the index.
-                result.update(self._module_holders(value, attributes))
-        # A variable whose object graph was not fully walked may hide a link: be conservative.
-        result |= self._incomplete
-        return {n for n in result if n in ids}
-
-    def _module_holders(self, module: types.ModuleType, attributes: Container[str]) -> set[str]:
-        """Variables holding an attribute value of ``module``, or of its submodules that the
-        cell names as attributes (``np.random.seed``), or the object behind a bound method."""
-        found: set[str] = set()
-        holders = self._holders
-        pending = [module]
-        seen: set[int] = set()
-        while pending and len(seen) < MODULE_DEPTH:
-            current = pending.pop()
-            seen.add(id(current))
-            namespace = vars(current)
-            owners, submodules = self._module_index(current)
-            # Set intersections at C speed: numpy's namespace alone has ~600 values.
-            for ident in holders.ids() & (set(map(id, namespace.values())) | owners):
-                found |= holders.holders_of(ident)
-            pending.extend(
-                m for key, m in submodules.items() if key in attributes and id(m) not in seen
-            )
-        return found
-
-    def _module_index(
-        self, module: types.ModuleType
-    ) -> tuple[frozenset[int], dict[str, types.ModuleType]]:
-        """Ids of the objects behind a module's bound methods (``random.seed`` is a method of
-        ``random._inst``) and its submodules; cached while the module's namespace keeps its size."""
-        namespace = vars(module)
-        cached = self._modules.get(id(module))
-        if cached is not None and cached[0] is module and cached[1] == len(namespace):
-            return cached[2], cached[3]
-        owners: set[int] = set()
-        submodules: dict[str, types.ModuleType] = {}
-        prefix = f"{module.__name__}."
-        for key, value in list(namespace.items()):
-            if type(value) in (types.BuiltinMethodType, types.MethodType):
-                owner = value.__self__
-                if not isinstance(owner, types.ModuleType):
-                    owners.add(id(owner))
-            elif isinstance(value, types.ModuleType) and value.__name__.startswith(prefix):
-                submodules[key] = value
-        self._modules[id(module)] = (module, len(namespace), frozenset(owners), submodules)
-        return frozenset(owners), submodules
-
-    def _refresh_reach(self, names: Iterable[str]) -> None:
-        """Recompute the mutable objects reachable from ``names`` and the inverted index."""
-        names = [n for n in names if n in self.ns]
-        if not names:
-            return
-        for name in names:
-            self._forget_reach(name)
-        result = linked_groups(self.ns, names)
-        for name in names:
-            reach = result.reach.get(name, frozenset())
-            self._reach[name] = (id(self.ns[name]), reach)
-            code = result.code.get(name)
-            if code:
-                self._code[name] = code
-            self._holders.add(name, reach)
-        self._incomplete.update(result.incomplete)
-
-    def _forget_reach(self, name: str) -> None:
-        old = self._reach.pop(name, None)
-        self._code.pop(name, None)
-        self._incomplete.discard(name)
-        if old is not None:
-            self._holders.remove(name, old[1])
-
-    def _held_code(self, name: str) -> tuple[object, ...]:
-        """Functions and classes held inside variable ``name`` (refreshed if it was rebound)."""
-        if name in self.ns and self._reach.get(name, (None,))[0] != id(self.ns[name]):
-            self._refresh_reach([name])
-        return self._code.get(name, ())
-
     def _cached_fingerprint(self, name: str, budget: int) -> bytes | None:
         obj = self.ns[name]
         hit = self._cache.get(name)
-        if hit is not None and hit[0] == id(obj):
+        if hit is not None and hit[0] == identity(obj):
             return hit[1]
         return self._fresh_fingerprint(name, budget)
 
@@ -504,7 +397,7 @@ class CellRecorder:
         if value is None:
             self._cache.pop(name, None)
         else:
-            self._cache[name] = (id(obj), value)
+            self._cache[name] = (identity(obj), value)
         return value
 
     def _reads_with_updates(
@@ -517,7 +410,7 @@ class CellRecorder:
         for name in changed:
             if name in reads or name not in pending.ids_before or name not in ids_after:
                 continue
-            if id(ids_after[name]) == pending.ids_before[name]:
+            if identity(ids_after[name]) == pending.ids_before[name]:
                 reads[name] = self.graph.live_version(name)
         return sorted(reads.values())
 

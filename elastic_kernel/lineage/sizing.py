@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from elastic_kernel.lineage.identity import identity
+
 __all__ = ["SAMPLE_SIZE", "estimate_size"]
 
 SAMPLE_SIZE = 100
@@ -51,9 +53,9 @@ class _Estimator:
         if type(obj) in _ATOMS:
             # Atoms are not deduplicated: a sample would see each small int once.
             return _atom_size(obj)
-        if id(obj) in self.seen:
+        if identity(obj) in self.seen:
             return 0
-        self.seen.add(id(obj))
+        self.seen.add(identity(obj))
         if self.ndarray is not None and isinstance(obj, self.ndarray):
             return self._array(obj)
         module = type(obj).__module__ or ""
@@ -90,7 +92,7 @@ class _Estimator:
             base = base.base
         if base is not arr:
             # A view costs its own bytes unless its base was already counted.
-            if id(base) in self.seen:
+            if identity(base) in self.seen:
                 return 0
         size = int(arr.nbytes)
         if arr.dtype.hasobject and arr.size:

@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
+from elastic_kernel.lineage.identity import identity
+
 __all__ = ["Walker"]
 
 # Immutable values that cannot carry aliasing: sharing them is harmless, so they are neither
@@ -79,7 +81,7 @@ class Walker:
     def __init__(self, max_objects: int, shared: Iterable[object] = ()) -> None:
         self.max_objects = max_objects
         # Reaching the namespace itself (a function's globals, a shell) is not a link.
-        self.shared = {id(obj) for obj in shared} | self.process_objects()
+        self.shared = {identity(obj) for obj in shared} | self.process_objects()
         # Functions and instance classes met by the current walk (see LinkResult.code).
         self.code: dict[int, object] = {}
         self.kinds = _KNOWN_KINDS.copy()
@@ -113,7 +115,7 @@ class Walker:
         ]
         for hook in (sys.excepthook, sys.displayhook, threading.excepthook):
             shared.extend((hook, getattr(hook, "__self__", None)))
-        return {id(obj) for obj in shared if obj is not None}
+        return {identity(obj) for obj in shared if obj is not None}
 
     def kind(self, cls: type) -> int:
         kind = self.kinds.get(cls)
@@ -189,7 +191,7 @@ class Walker:
                 if cls is not type or getattr(obj, "__module__", None) != "__main__":
                     continue
                 kind = _CLASS
-            ident = id(obj)
+            ident = identity(obj)
             if ident in seen or ident in shared:
                 continue
             if kind == _METHOD and isinstance(getattr(obj, "__self__", None), _NOT_LINKS):
@@ -220,7 +222,7 @@ class Walker:
             seen.add(ident)
             if kind in _WEAKLY_REFERENCED and weakref.getweakrefcount(obj):
                 # Proxies cannot be followed to their referent; the referent names them.
-                seen.update(id(ref) for ref in weakref.getweakrefs(obj))
+                seen.update(identity(ref) for ref in weakref.getweakrefs(obj))
         return seen, bounds, True
 
     def _push_items(self, items: Collection[object], stack: list[object]) -> int:
@@ -257,7 +259,7 @@ class Walker:
         mutable = present & _MUTABLE_FLAT
         if (of_dicts and len(present) > 1) or (mutable and mutable != present):
             return None  # tuples beside lists: one by one
-        ids = set(map(id, items)) if mutable else set()
+        ids = set(map(identity, items)) if mutable else set()
         if not self.shared.isdisjoint(ids):
             return None  # the namespace itself
         # The first container rejects most lists of non-flat containers before the full pass.
@@ -302,7 +304,7 @@ class Walker:
 
     def _push_other(self, obj: Any, cls: type, kind: int, stack: list[object]) -> int:
         if kind == _FUNCTION:
-            self.code[id(obj)] = obj
+            self.code[identity(obj)] = obj
             stack.extend(_cell_contents(c) for c in obj.__closure__ or ())
             stack.extend(obj.__defaults__ or ())
             stack.extend((obj.__kwdefaults__ or {}).values())
@@ -343,7 +345,7 @@ class Walker:
         # it, or they would belong to a different class object than the name after a restore.
         if cls.__flags__ & _HEAPTYPE:
             # Its methods run when it is called into.
-            self.code[id(cls)] = cls
+            self.code[identity(cls)] = cls
             if cls.__module__ == "__main__":
                 stack.append(cls)
         children = gc.get_referents(obj)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.links import linked_groups
 
 
@@ -232,6 +233,6 @@ def test_reach_lists_mutable_objects() -> None:
     inner = [1]
     outer = [inner, 5, "s"]
     result = linked_groups({"x": outer}, ["x", "missing"])
-    assert result.reach["x"] == {id(outer), id(inner)}
+    assert result.reach["x"] == {identity(outer), identity(inner)}
     assert "missing" not in result.reach
     assert result.groups == (frozenset({"x"}),)

@@ -16,6 +16,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.links import linked_groups
 
 WIDTH = 12  # more than the 8 items the walk checks one by one
@@ -46,7 +47,7 @@ def test_token_list_element_is_linked() -> None:
     result = linked_groups(ns, ns)
     assert result.group_of("tokens") == {"tokens", "first"}
     assert result.group_of("other") == {"other"}
-    assert {id(tokens), *map(id, tokens)} == result.reach["tokens"]
+    assert {identity(tokens), *map(identity, tokens)} == result.reach["tokens"]
 
 
 def test_one_non_atom_deep_in_flat_lists_is_found() -> None:
@@ -157,9 +158,9 @@ def _reference_reach(root: object) -> set[int]:
     while stack:
         obj = stack.pop()
         if isinstance(obj, (list, dict, set)):
-            if id(obj) in found:
+            if identity(obj) in found:
                 continue
-            found.add(id(obj))
+            found.add(identity(obj))
         if isinstance(obj, dict):
             stack.extend(obj.keys())
             stack.extend(obj.values())
