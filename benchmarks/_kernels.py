@@ -18,7 +18,18 @@ sys.path.insert(0, str(ROOT))
 
 from tests.utils import execute, start_kernel, stop_kernel  # noqa: E402
 
-__all__ = ["ROOT", "execute", "isolated_jupyter", "kernel", "machine_description", "timed_cell"]
+__all__ = [
+    "NOTES_MARKER",
+    "ROOT",
+    "execute",
+    "isolated_jupyter",
+    "kernel",
+    "machine_description",
+    "timed_cell",
+    "write_keeping_notes",
+]
+
+NOTES_MARKER = "<!-- analysis: kept across runs -->"
 
 
 @contextmanager
@@ -68,3 +79,12 @@ def machine_description() -> str:
         f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"commit {commit or 'uncommitted'}, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
     )
+
+
+def write_keeping_notes(path: Path, lines: list[str]) -> None:
+    """Write a results page; the analysis written by hand below ``NOTES_MARKER`` in the
+    existing page survives the re-run."""
+    old = path.read_text() if path.is_file() else ""
+    if NOTES_MARKER in old:
+        lines = [*lines, "", NOTES_MARKER + old.split(NOTES_MARKER, 1)[1]]
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")

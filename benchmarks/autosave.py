@@ -23,13 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from _kernels import ROOT, execute, isolated_jupyter, machine_description, timed_cell
+from _kernels import (
+    ROOT,
+    execute,
+    isolated_jupyter,
+    machine_description,
+    timed_cell,
+    write_keeping_notes,
+)
 
 from tests.utils import start_kernel, stop_kernel
 
 RESULTS = ROOT / "benchmarks" / "results"
 MODES = ("off", "fork", "thread")
-NOTES_MARKER = "<!-- analysis: kept across runs -->"
 # Each cell changes one element of the state, so every autosave has new content.
 CELL = "state[step % len(state)] += 1.0\nstep += 1"
 # Pure Python, so it needs the GIL all the time: what a thread writing in the background takes
@@ -238,11 +244,7 @@ def write_results(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['peak_extra_mb']:.0f} |"
         )
     lines += ["", "Target (issue 11): median < 5 ms at the cell boundary.", ""]
-    # The analysis written by hand below the marker survives a re-run.
-    out = RESULTS / "autosave.md"
-    old = out.read_text() if out.is_file() else ""
-    lines.append(NOTES_MARKER + old.split(NOTES_MARKER, 1)[1] if NOTES_MARKER in old else "")
-    out.write_text("\n".join(lines).rstrip("\n") + "\n")
+    write_keeping_notes(RESULTS / "autosave.md", lines)
     print("\n".join(lines))
 
 

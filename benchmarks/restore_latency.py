@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _kernels import ROOT, isolated_jupyter, machine_description
+from _kernels import ROOT, isolated_jupyter, machine_description, write_keeping_notes
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "notebooks"))
 
@@ -213,7 +213,7 @@ def _write(results: dict[str, Any], args: argparse.Namespace) -> None:
         ]
     if source:
         lines += ["", f"Peer restore times (fresh process, full restore) from `{source}`."]
-    (RESULTS / "restore_latency.md").write_text("\n".join(lines) + "\n")
+    write_keeping_notes(RESULTS / "restore_latency.md", lines)
     print("\n".join(lines))
 
 
