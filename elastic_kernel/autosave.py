@@ -127,9 +127,8 @@ class Autosaver:
             self.start_warm_up()
 
     def start_warm_up(self) -> None:
-        """Import the store and probe it once, in a thread, so that each child does not pay
-        for it (a child starts from the parent's memory). OR-Tools is left to the children:
-        it would double the mappings every fork copies."""
+        """Import the planner and store and probe the store once, in a thread, so that each
+        child does not pay for it (a child starts from the parent's memory)."""
         if self._warm is not None:
             return
         self._warm = threading.Event()

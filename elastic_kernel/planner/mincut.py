@@ -17,13 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
 from elastic_kernel.errors import PlanError
 
-__all__ = ["MICROSECONDS", "FlowNetwork", "build_network", "solve_min_cut", "to_microseconds"]
+__all__ = [
+    "MICROSECONDS",
+    "FlowNetwork",
+    "build_network",
+    "load_solver",
+    "solve_min_cut",
+    "to_microseconds",
+]
 
 MICROSECONDS = 1_000_000
 
@@ -146,11 +154,7 @@ def solve_min_cut(network: FlowNetwork) -> list[bool]:
     """
     if network.group_count == 0:
         return []
-    # Imported on first use: OR-Tools maps ~550 shared-object segments and 18 MB into the
-    # process, which every autosave fork would have to copy; the forked child imports it.
-    from ortools.graph.python import max_flow
-
-    smf = max_flow.SimpleMaxFlow()
+    smf = load_solver().SimpleMaxFlow()
     smf.add_arcs_with_capacity(network.tails, network.heads, network.capacities)
     status = smf.solve(network.source, network.sink)
     if status != smf.OPTIMAL:
@@ -169,3 +173,12 @@ def solve_min_cut(network: FlowNetwork) -> list[bool]:
     in_groups = (source_side >= base) & (source_side < base + network.group_count)
     chosen[source_side[in_groups] - base] = True
     return [bool(flag) for flag in chosen]
+
+
+def load_solver() -> ModuleType:
+    """OR-Tools' max-flow module, imported on first use: it maps ~550 shared-object segments
+    and 18 MB into the process, which a kernel that never plans need not carry."""
+    from ortools.graph.python import max_flow
+
+    module: ModuleType = max_flow
+    return module
