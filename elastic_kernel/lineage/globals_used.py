@@ -110,9 +110,10 @@ class GlobalsResolver:
         stack: list[object] = list(objs)
         while stack:
             item = stack.pop()
-            if identity(item) in seen:
+            key = identity(item)
+            if key in seen:
                 continue
-            seen.add(identity(item))
+            seen.add(key)
             if isinstance(item, types.FunctionType):
                 if item.__globals__ is self._ns:
                     codes.append(item.__code__)

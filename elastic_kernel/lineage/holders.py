@@ -56,13 +56,6 @@ class HolderIndex:
         # dict.pop over every id at C speed (a Python loop costs twice as much per id).
         deque(map(first.pop, alone, repeat(None)), maxlen=0)
 
-    def holders_of(self, ident: int) -> set[str]:
-        """Names reaching object ``ident``."""
-        holder = self._first.get(ident)
-        if holder is None:
-            return set()
-        return {holder, *self._more.get(ident, ())}
-
     def holders_of_any(self, idents: Iterable[int]) -> set[str]:
         """Names reaching at least one of ``idents``."""
         idents = idents if isinstance(idents, set | frozenset) else set(idents)

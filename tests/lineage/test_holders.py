@@ -30,7 +30,7 @@ def test_index_matches_a_dict_of_sets(sequence: list[tuple[str, frozenset[int]]]
                 expected.setdefault(ident, set()).add(holder)
         assert set(index.ids()) == set(expected)
         for ident in range(31):
-            assert index.holders_of(ident) == expected.get(ident, set())
+            assert index.holders_of_any({ident}) == expected.get(ident, set())
         probe = frozenset(range(0, 31, 3))
         assert index.holders_of_any(probe) == set().union(*(expected.get(i, set()) for i in probe))
     for name, reach in current.items():
