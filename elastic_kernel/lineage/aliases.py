@@ -13,6 +13,7 @@ from collections.abc import Container, Iterable, Mapping
 from elastic_kernel.lineage.holders import HolderIndex
 from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.links import linked_groups
+from elastic_kernel.lineage.snapshot import IdSnapshot
 
 __all__ = ["MODULE_DEPTH", "AliasIndex"]
 
@@ -41,7 +42,7 @@ class AliasIndex:
             self.forget(name)
 
     def with_aliases(
-        self, names: set[str], ids: dict[str, int], attributes: Container[str] = ()
+        self, names: set[str], ids: IdSnapshot, attributes: Container[str] = ()
     ) -> set[str]:
         """Extend ``names`` with every variable sharing a mutable object with one of them.
 

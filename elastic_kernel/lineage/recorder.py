@@ -19,8 +19,6 @@ import warnings
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import ne
 
 from elastic_kernel.lineage.aliases import AliasIndex
 from elastic_kernel.lineage.analysis import GENERATOR_CONSTRUCTORS, CellAnalysis, analyze_cell
@@ -43,6 +41,7 @@ from elastic_kernel.lineage.graph import (
 )
 from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
+from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
 
 __all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
 
@@ -88,7 +87,7 @@ class PendingExecution:
     started: float
     perf_start: float
     analysis: CellAnalysis
-    ids_before: dict[str, int]
+    ids_before: IdSnapshot
     candidates: set[str]
     reads: list[VariableVersion]
     fingerprints_before: dict[str, bytes | None]
@@ -161,11 +160,9 @@ class CellRecorder:
         self._generation = 0
         self._name_is_user: dict[str, bool] = {}
         self.overhead_seconds = 0.0
-        # Every name of the namespace at the last snapshot, and the user variables among them.
-        self._known_names: set[str] = set()
-        self._user_name_set: set[str] = set()
+        self._snapshots = SnapshotTaker(ns, self._is_user)
         # Ids after the last recorded cell: the next cell's "before" while nothing else ran.
-        self._last_ids: dict[str, int] | None = None
+        self._last_ids: IdSnapshot | None = None
         # The generators' state after the last recorded cell, reused with its ids.
         self._last_rng: RngState | None = None
 
@@ -204,27 +201,6 @@ class CellRecorder:
             self._name_is_user[name] = known
         return known
 
-    def _snapshot(self) -> dict[str, int]:
-        """Every user variable with the id of its object, in C-speed passes.
-
-        IPython adds history names (``_i42``, ``_42``) with every cell; they are kept out of the
-        snapshot, so its cost follows the number of variables, not the length of the session.
-        """
-        ns = self.ns
-        keys = ns.keys()
-        known = self._known_names
-        new = keys - known
-        if len(known) + len(new) != len(keys):
-            for name in known - keys:
-                known.discard(name)
-                self._user_name_set.discard(name)
-        for name in new:
-            known.add(name)
-            if self._is_user(name):
-                self._user_name_set.add(name)
-        users = self._user_name_set
-        return dict(zip(users, map(identity, map(ns.__getitem__, users)), strict=True))
-
     def start(
         self, code: str, *, execution_count: int | None = None, cell_id: str | None = None
     ) -> PendingExecution:
@@ -236,7 +212,7 @@ class CellRecorder:
             self._aliases.refresh(names)
             self._adopted = True
         # The previous cell's final ids, unless something may have rebound names since.
-        ids_before = self._last_ids if self._last_ids is not None else self._snapshot()
+        ids_before = self._last_ids if self._last_ids is not None else self._snapshots.take()
         rng_before = self._last_rng if self._last_ids is not None else None
         self._last_ids = self._last_rng = None
         analysis = analyze_cell(code)
@@ -247,7 +223,7 @@ class CellRecorder:
             reachable = set(self.user_names())
             candidates = set(reachable)
         else:
-            named = {n for n in analysis.names & ids_before.keys() if self._is_user(n)}
+            named = {n for n in analysis.names if n in ids_before}
             reachable = {n for n in self._resolver.names_used_by(named) if self._is_user(n)}
             candidates = self._aliases.with_aliases(reachable, ids_before, analysis.attributes)
         reads = [self.graph.live_version(n) for n in sorted(reachable)]
@@ -292,15 +268,11 @@ class CellRecorder:
             return None
         t0 = self._clock()
         effects = self._stop_watch(pending)
-        ids_after = self._snapshot()
+        ids_after = self._snapshots.take()
         self._last_ids = ids_after
         before = pending.ids_before
-        deleted = sorted(n for n in before.keys() - ids_after.keys() if self._is_user(n))
-        # Names whose id differs, at C speed and without building a tuple per name: thousands
-        # of tuples per cell would trigger the garbage collector, which walks the user's heap.
-        after_names = ids_after.keys()
-        rebound = compress(after_names, map(ne, map(before.get, after_names), ids_after.values()))
-        changed = {n for n in rebound if self._is_user(n)}
+        deleted = sorted(before.missing_from(ids_after))
+        changed = set(ids_after.rebound_since(before))
         budget = max(POST_CELL_MIN_BUDGET_BYTES, int(OVERHEAD_SHARE * duration * HASH_BYTES_PER_S))
         unchecked: list[str] = []
         with warnings.catch_warnings():

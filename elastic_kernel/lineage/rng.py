@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from elastic_kernel.lineage.rng_memory import NumpyStateReader, PythonStateReader
+
 __all__ = ["RngState", "capture_rng_state", "restore_rng_state", "uses_global_rng"]
 
 _MT_WORDS = 624
@@ -113,8 +115,7 @@ def _unpack_numpy(data: bytes) -> tuple[Any, ...]:
 
 
 def capture_rng_state() -> RngState:
-    """Snapshot of the global generators (about 30 us); numpy and torch only if already
-    imported.
+    """Snapshot of the global generators (a few us); numpy and torch only if already imported.
 
     Returns
     -------
@@ -122,15 +123,54 @@ def capture_rng_state() -> RngState:
         Comparable with ``==``: two snapshots differ exactly when a draw happened between them.
     """
     numpy_module = sys.modules.get("numpy")
-    numpy_state = None
-    if numpy_module is not None:
-        numpy_state = _pack_numpy(numpy_module.random.get_state(legacy=True))
+    numpy_state = None if numpy_module is None else _CAPTURE.numpy_state(numpy_module)
     torch_module = sys.modules.get("torch")
     torch_state = None
     get_state = getattr(getattr(torch_module, "random", None), "get_rng_state", None)
     if get_state is not None:
         torch_state = bytes(get_state().numpy().tobytes())
-    return RngState(python=_pack_python(random.getstate()), numpy=numpy_state, torch=torch_state)
+    return RngState(python=_CAPTURE.python_state(), numpy=numpy_state, torch=torch_state)
+
+
+class _Capture:
+    """Packed states read from memory where the layout checks out, else through the APIs."""
+
+    def __init__(self) -> None:
+        self._python: PythonStateReader | None = None
+        self._numpy: NumpyStateReader | None = None
+        self._numpy_raw: bytes | None = None
+        self._numpy_packed = b""
+
+    def python_state(self) -> bytes:
+        reader = self._python
+        if reader is None:
+            reader = self._python = PythonStateReader()
+        if not reader.usable:
+            return _pack_python(random.getstate())
+        gauss = reader.gauss_next()
+        header = _PYTHON_HEADER.pack(
+            random.Random.VERSION, gauss is not None, 0.0 if gauss is None else gauss
+        )
+        return header + reader.words()
+
+    def numpy_state(self, numpy_module: Any) -> bytes:
+        reader = self._numpy
+        if reader is None or reader.numpy is not numpy_module:
+            reader = self._numpy = NumpyStateReader(numpy_module)
+            self._numpy_raw = None
+        raw = reader.raw()
+        # Unmoved twister and an empty normal cache: nothing was drawn since the last capture
+        # (with a full cache, one legacy normal draw is served without moving the twister).
+        if raw is not None and raw == self._numpy_raw:
+            return self._numpy_packed
+        packed = _pack_numpy(numpy_module.random.get_state(legacy=True))
+        has_gauss = _NUMPY_HEADER.unpack_from(packed)[1]
+        self._numpy_raw = None if raw is None or has_gauss else reader.raw()
+        self._numpy_packed = packed
+        return packed
+
+
+_CAPTURE = _Capture()
 
 
 def restore_rng_state(state: RngState) -> None:
