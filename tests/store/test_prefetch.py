@@ -1,5 +1,5 @@
 """Reading groups ahead of unpickling: same values as ``load_group``, errors handed to the taker,
-reads ahead bounded, and a promoted group read next."""
+reads ahead bounded in bytes (not in groups), and a promoted group read next."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def _wait_for(log: list[int], count: int) -> None:
 def test_reads_ahead_stop_at_the_bound_and_follow_promotions() -> None:
     log, read = _recording_reader()
     sizes = dict.fromkeys(range(6), 100)
-    reads = GroupPrefetcher(read, range(6), sizes, ahead_groups=2)
+    reads = GroupPrefetcher(read, range(6), sizes, ahead_bytes=200)
     try:
         _wait_for(log, 2)
         # Two read and not taken: the thread waits for a take before reading more.
@@ -109,5 +109,17 @@ def test_byte_bound_lets_one_big_group_through() -> None:
         assert log == [0]
         reads.take(0)
         _wait_for(log, 3)
+    finally:
+        reads.close()
+
+
+def test_many_small_groups_do_not_hold_back_a_big_one() -> None:
+    # A background restore takes its small groups first; the big ones behind them must be
+    # read while the first small group is still being unpickled.
+    log, read = _recording_reader()
+    sizes = {**dict.fromkeys(range(20), 10), 20: 500}
+    reads = GroupPrefetcher(read, range(21), sizes, ahead_bytes=1_000)
+    try:
+        _wait_for(log, 21)
     finally:
         reads.close()
