@@ -23,6 +23,10 @@ _MT_WORDS = 624
 _FORMAT_VERSION = 1
 _PYTHON_HEADER = struct.Struct("<BB d")
 _NUMPY_HEADER = struct.Struct("<iB d")
+# Starts a numpy state that is not MT19937's words; as a header it would read as position
+# 0x4E454700, which no MT19937 state has.
+_OTHER_BIT_GENERATOR = b"\x00GEN"
+_ARRAY_KEY = "__ndarray__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +104,43 @@ def _unpack_python(data: bytes) -> tuple[Any, ...]:
     return (version, words, gauss if has_gauss else None)
 
 
-def _pack_numpy(state: tuple[Any, ...]) -> bytes:
-    name, key, pos, has_gauss, cached = state
-    if name != "MT19937":
-        raise ValueError(f"unexpected numpy bit generator {name!r}")
-    return _NUMPY_HEADER.pack(pos, has_gauss, cached) + bytes(key.astype("<u4").tobytes())
+def _pack_numpy(state: dict[str, Any]) -> bytes:
+    """Pack ``np.random.get_state(legacy=False)``: MT19937 (numpy's default) as raw words, any
+    other bit generator (``np.random.set_bit_generator(PCG64())``) as JSON."""
+    if state["bit_generator"] == "MT19937":
+        inner = state["state"]
+        header = _NUMPY_HEADER.pack(inner["pos"], state["has_gauss"], state["gauss"])
+        return header + bytes(inner["key"].astype("<u4").tobytes())
+    text = json.dumps(state, default=_array_to_json, separators=(",", ":"))
+    return _OTHER_BIT_GENERATOR + text.encode()
 
 
-def _unpack_numpy(data: bytes) -> tuple[Any, ...]:
+def _array_to_json(value: Any) -> object:
+    if hasattr(value, "dtype") and hasattr(value, "tolist"):
+        return {_ARRAY_KEY: value.dtype.str, "values": value.tolist()}
+    raise TypeError(f"{type(value).__name__} in a numpy generator state")
+
+
+def _unpack_numpy(data: bytes) -> tuple[Any, ...] | dict[str, Any]:
+    """``(pos, has_gauss, gauss, key bytes)`` for MT19937, else the state dict (arrays left
+    as ``{"__ndarray__": dtype, "values": [...]}`` for :func:`_numpy_arrays`)."""
+    if data.startswith(_OTHER_BIT_GENERATOR):
+        state = json.loads(data[len(_OTHER_BIT_GENERATOR) :])
+        if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
+            raise ValueError("numpy state names no bit generator")
+        return state
     pos, has_gauss, cached = _NUMPY_HEADER.unpack_from(data)
     if len(data) - _NUMPY_HEADER.size != 4 * _MT_WORDS:
         raise ValueError("numpy state has the wrong length")
     return pos, has_gauss, cached, data[_NUMPY_HEADER.size :]
+
+
+def _numpy_arrays(value: Any, numpy: Any) -> Any:
+    if isinstance(value, dict):
+        if _ARRAY_KEY in value:
+            return numpy.array(value["values"], dtype=value[_ARRAY_KEY])
+        return {k: _numpy_arrays(v, numpy) for k, v in value.items()}
+    return value
 
 
 def capture_rng_state() -> RngState:
@@ -163,9 +192,9 @@ class _Capture:
         # (with a full cache, one legacy normal draw is served without moving the twister).
         if raw is not None and raw == self._numpy_raw:
             return self._numpy_packed
-        packed = _pack_numpy(numpy_module.random.get_state(legacy=True))
-        has_gauss = _NUMPY_HEADER.unpack_from(packed)[1]
-        self._numpy_raw = None if raw is None or has_gauss else reader.raw()
+        state = numpy_module.random.get_state(legacy=False)
+        packed = _pack_numpy(state)
+        self._numpy_raw = None if raw is None or state["has_gauss"] else reader.raw()
         self._numpy_packed = packed
         return packed
 
@@ -185,9 +214,20 @@ def restore_rng_state(state: RngState) -> None:
     if state.numpy is not None:
         import numpy
 
-        pos, has_gauss, cached, key = _unpack_numpy(state.numpy)
-        words = numpy.frombuffer(key, dtype="<u4").astype(numpy.uint32)
-        numpy.random.set_state(("MT19937", words, pos, has_gauss, cached))
+        generators: Any = numpy.random
+        current = type(generators.mtrand._rand._bit_generator).__name__
+        unpacked = _unpack_numpy(state.numpy)
+        if isinstance(unpacked, dict):
+            name = unpacked["bit_generator"]
+            if current != name:
+                generators.set_bit_generator(getattr(generators, name)())
+            generators.set_state(_numpy_arrays(unpacked, numpy))
+        else:
+            pos, has_gauss, cached, key = unpacked
+            words = numpy.frombuffer(key, dtype="<u4").astype(numpy.uint32)
+            if current != "MT19937":
+                generators.set_bit_generator(generators.MT19937())
+            generators.set_state(("MT19937", words, pos, has_gauss, cached))
     if state.torch is not None:
         import torch
 

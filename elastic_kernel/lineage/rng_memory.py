@@ -28,10 +28,15 @@ class PythonStateReader:
     """The state of :mod:`random`'s hidden global instance, as ``(index, words)`` bytes."""
 
     def __init__(self) -> None:
-        self._instance: Any = random.getstate.__self__  # type: ignore[attr-defined]
+        self._instance: Any = getattr(random.getstate, "__self__", None)
         # The one address read: id() is cheap once, and the instance lives as long as `random`.
         self._address = id(self._instance) + _PY_OBJECT_HEAD
-        self.usable = self._matches(self._instance.getstate())
+        # Never read past the object: only a C-level Random is known to hold the struct.
+        self.usable = (
+            isinstance(self._instance, random.Random)
+            and random.Random.__basicsize__ >= _PY_OBJECT_HEAD + _STATE_BYTES
+            and self._matches(self._instance.getstate())
+        )
 
     def _matches(self, state: tuple[Any, ...]) -> bool:
         raw = ctypes.string_at(self._address, _STATE_BYTES)
@@ -79,6 +84,10 @@ class NumpyStateReader:
         if bit_generator is not self._bit_generator:
             # A new global generator (or the first call): find and check its state struct.
             self._bit_generator = bit_generator
+            if type(bit_generator).__name__ != "MT19937":
+                # `np.random.set_bit_generator(PCG64())`: another struct, not read.
+                self.usable = False
+                return None
             self._address = int(bit_generator.ctypes.state_address)
             expected = state.get_state(legacy=True)
             raw = ctypes.string_at(self._address, _STATE_BYTES)

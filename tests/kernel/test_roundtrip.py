@@ -3,11 +3,12 @@ check every variable and alias with the oracle."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.utils import roundtrip
+from tests.utils import execute, roundtrip, start_kernel, stop_kernel
 
 SCENARIOS: dict[str, list[str]] = {
     "numpy views and shared buffers": [
@@ -212,3 +213,23 @@ def test_rerun_refused_when_the_input_file_is_gone(tmp_path: Path) -> None:
         stop_kernel(km, kc)
     assert not restored.ok
     assert "refused to re-run" in restored.stderr and "no longer exists" in restored.stderr
+
+
+@pytest.mark.slow
+def test_draws_from_another_global_bit_generator_replay_on_rerun(tmp_path: Path) -> None:
+    """`np.random.set_bit_generator(PCG64())`: recording neither fails nor prints a warning in
+    the user's cells, and re-running the drawing cells reproduces their values."""
+    cells = [
+        "import numpy as np\nnp.random.set_bit_generator(np.random.PCG64(11))",
+        "drawn = np.random.rand(3)",
+        "more = np.random.standard_normal(3)",
+    ]
+    km, kc = start_kernel(env=dict(os.environ, ELASTIC_STORE=str(tmp_path / "quiet")))
+    try:
+        outputs = [execute(kc, cell) for cell in cells]
+        assert all(o.ok and o.stdout == "" and o.stderr == "" for o in outputs), outputs
+    finally:
+        stop_kernel(km, kc)
+    result = roundtrip(cells, store=str(tmp_path / "store"), checkpoint_args="--mode rerun-all")
+    assert result.restore.ok, (result.restore.stdout, result.restore.error)
+    assert result.problems() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -69,7 +70,7 @@ def test_uses_global_rng() -> None:
 
 
 def _public_api_state() -> tuple[bytes, bytes]:
-    return (_pack_python(random.getstate()), _pack_numpy(np.random.get_state(legacy=True)))
+    return (_pack_python(random.getstate()), _pack_numpy(np.random.get_state(legacy=False)))
 
 
 def test_memory_readers_check_out_on_this_python_and_numpy() -> None:
@@ -103,3 +104,34 @@ def test_capture_from_memory_equals_the_public_api(draw: Callable[[], object]) -
         assert (after.python, after.numpy) == _public_api_state()
         moved = _public_api_state() != (before.python, before.numpy)
         assert (after != before) == moved
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "Philox", "SFC64"])
+def test_another_global_bit_generator_is_captured_and_restored(bit_generator: str) -> None:
+    previous = np.random.mtrand._rand._bit_generator
+    np.random.set_bit_generator(getattr(np.random, bit_generator)(5))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning would reach the user's cell output
+            before = capture_rng_state()
+            first = _draws()
+            assert capture_rng_state() != before
+        text = before.to_json()
+        np.random.set_bit_generator(np.random.MT19937(1))  # as in a fresh kernel
+        restore_rng_state(RngState.from_json(text))
+        assert type(np.random.mtrand._rand._bit_generator).__name__ == bit_generator
+        assert _draws() == first
+    finally:
+        np.random.set_bit_generator(previous)
+
+
+def test_an_mt19937_state_restores_over_another_bit_generator() -> None:
+    state = capture_rng_state()
+    first = _draws()
+    previous = np.random.mtrand._rand._bit_generator
+    np.random.set_bit_generator(np.random.PCG64(3))
+    try:
+        restore_rng_state(state)
+        assert _draws() == first
+    finally:
+        np.random.set_bit_generator(previous)
