@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -142,10 +143,19 @@ def analyze_cell(code: str) -> CellAnalysis:
     return result
 
 
+def _parse(code: str) -> ast.Module:
+    """``ast.parse`` without its warnings: IPython compiles the cell too and shows them once;
+    ours would print each one twice more in the user's output (``warnings.simplefilter
+    ("always")`` and an invalid escape like ``"\\d"``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(code)
+
+
 def is_tooling_cell(code: str) -> bool:
     """True when every statement of ``code`` is a call of one of the kernel's own magics."""
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError):
         return False
     if not tree.body:
@@ -166,7 +176,7 @@ def is_tooling_cell(code: str) -> bool:
 
 def _analyze_into(code: str, result: CellAnalysis, depth: int) -> None:
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError) as exc:
         if depth == 0:
             result.syntax_error = str(exc)
@@ -316,7 +326,7 @@ def _strip_magic_options(name: str, source: str) -> str:
         if candidate.startswith("-"):
             continue
         try:
-            ast.parse(candidate)
+            _parse(candidate)
         except SyntaxError:
             continue
         return candidate
