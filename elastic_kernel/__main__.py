@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 CLI_COMMANDS = frozenset({"list", "inspect", "verify", "gc", "run", "-h", "--help"})
 
@@ -17,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
         from elastic_kernel.cli import main as cli_main
 
         return cli_main(args)
+    # As ipykernel_launcher does: `python -m` put the launch directory first on sys.path, where
+    # a notebook folder's `queue.py` or `types.py` would shadow the standard library for good
+    # (IPython adds the working directory back, after the standard library, as "").
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
     from ipykernel.kernelapp import IPKernelApp
 
     from elastic_kernel.kernel import ElasticKernel

@@ -60,6 +60,8 @@ CELLS = [
     "assert (escaped, 1)",
     "np.random.set_bit_generator(np.random.PCG64(3))\nnp.random.rand(2).shape",
     "np.random.standard_normal(2).shape",
+    # The launch directory holds a colorsys.py (see the fixture): the standard library wins.
+    "import colorsys, sys\nhasattr(colorsys, 'SHADOWED'), [p for p in sys.path if 'cwd' in p]",
 ]
 
 # IPython prints durations like "4 µs", "1.2 ms" and, for tiny ones, "1e+03 ns".
@@ -112,6 +114,7 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Bloc
         for name in ("python3", "elastic"):
             cwd = tmp_path_factory.mktemp(name) / "cwd"
             cwd.mkdir()
+            (cwd / "colorsys.py").write_text("SHADOWED = True\n")
             # Autosave on (the users' default): the forked writer must never change an output.
             env = dict(os.environ, ELASTIC_AUTOSAVE="1", ELASTIC_STORE=str(cwd.parent / "store"))
             km, kc = start_kernel(name, cwd=str(cwd), env=env)
