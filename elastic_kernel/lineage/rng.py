@@ -151,14 +151,23 @@ def capture_rng_state() -> RngState:
     RngState
         Comparable with ``==``: two snapshots differ exactly when a draw happened between them.
     """
-    numpy_module = sys.modules.get("numpy")
+    numpy_module = _initialized("numpy")
     numpy_state = None if numpy_module is None else _CAPTURE.numpy_state(numpy_module)
-    torch_module = sys.modules.get("torch")
+    torch_module = _initialized("torch")
     torch_state = None
     get_state = getattr(getattr(torch_module, "random", None), "get_rng_state", None)
     if get_state is not None:
         torch_state = bytes(get_state().numpy().tobytes())
     return RngState(python=_CAPTURE.python_state(), numpy=numpy_state, torch=torch_state)
+
+
+def _initialized(name: str) -> Any:
+    """The module if imported and done initializing: another thread (a background restore, a
+    user's thread) may be importing it right now, and a half-imported numpy has no ``random``."""
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
 
 
 class _Capture:

@@ -135,3 +135,17 @@ def test_an_mt19937_state_restores_over_another_bit_generator() -> None:
         assert _draws() == first
     finally:
         np.random.set_bit_generator(previous)
+
+
+def test_a_numpy_still_being_imported_on_another_thread_is_left_alone() -> None:
+    # importlib marks a module's spec while its code runs; a capture then (a background thread
+    # importing numpy as a cell ends) must neither fail on the half-built module nor touch it.
+    spec = np.__spec__
+    assert spec is not None
+    spec._initializing = True  # type: ignore[attr-defined]
+    try:
+        state = capture_rng_state()
+    finally:
+        spec._initializing = False  # type: ignore[attr-defined]
+    assert state.numpy is None
+    assert capture_rng_state().numpy is not None
