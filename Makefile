@@ -15,7 +15,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
+$(STAMP): $(PY) pyproject.toml hatch_build.py elastic_kernel/_audit_hook.c
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m elastic_kernel install --sys-prefix
 	touch $(STAMP)
@@ -72,4 +72,4 @@ demo: install
 	$(PY) demo/run_demo.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache elastic_kernel/*.so

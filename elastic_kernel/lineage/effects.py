@@ -24,6 +24,7 @@ __all__ = [
     "EffectWatcher",
     "FileInput",
     "Recording",
+    "audit_hook_kind",
     "check_file_inputs",
     "interrupt_outside_audit_hook",
     "nondeterminism_reasons",
@@ -145,6 +146,7 @@ class _HookState:
 
     active: _Recorder | None = None
     installed = False
+    kind: str | None = None
     lock = threading.Lock()
 
 
@@ -194,8 +196,25 @@ def interrupt_outside_audit_hook(signum: int, frame: types.FrameType | None) -> 
 def _install_hook() -> None:
     with _HookState.lock:
         if not _HookState.installed:
-            sys.addaudithook(_audit_hook)
+            _HookState.kind = _add_hook()
             _HookState.installed = True
+
+
+def _add_hook() -> str:
+    try:
+        # Built from _audit_hook.c where a C compiler was there at install time.
+        from elastic_kernel import _audit_hook as filtered
+    except ImportError:
+        sys.addaudithook(_audit_hook)
+        return "python"
+    filtered.install(_audit_hook, sorted(_WATCHED))
+    return "c"
+
+
+def audit_hook_kind() -> str | None:
+    """``"c"`` when audit events are filtered in C before reaching :func:`_audit_hook`,
+    ``"python"`` when every event of the process calls it, None before the first watcher."""
+    return _HookState.kind
 
 
 class Recording:
