@@ -356,9 +356,22 @@ class ElasticMagics(Magics):  # type: ignore[misc]
             f"cells:           {cells} recorded, {data['live_variables']} live variables\n"
             f"overhead:        {data['overhead_seconds']:.3f} s in all, "
             f"{per_cell:.2f} ms per cell\n"
+            f"effects:         {_hook_text(data['audit_hook'])}\n"
             f"last checkpoint: {last_text}\n"
             f"autosave:        {autosave_text}"
         )
+
+
+def _hook_text(kind: str | None) -> str:
+    """How the kernel watches a cell's files, processes and sockets."""
+    if kind == "c":
+        return "audit events filtered in C"
+    if kind == "python":
+        return (
+            "audit hook in Python (the C one was not built: no compiler at install), so code "
+            "calling id() a lot runs slower"
+        )
+    return "not watching yet"
 
 
 def _restore_text(progress: dict[str, Any] | None) -> str:

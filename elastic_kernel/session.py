@@ -213,6 +213,8 @@ class ElasticSession:
         return checkpoint if isinstance(checkpoint, str) else None
 
     def status(self) -> dict[str, Any]:
+        from elastic_kernel.lineage.effects import audit_hook_kind
+
         recorder = self.recorder
         cells = len(recorder.graph)
         last = self.last_checkpoint
@@ -224,6 +226,7 @@ class ElasticSession:
             "cells": cells,
             "live_variables": len(recorder.graph.live()),
             "overhead_seconds": recorder.overhead_seconds,
+            "audit_hook": audit_hook_kind(),
             "last_checkpoint": None
             if last is None
             else {

@@ -227,3 +227,17 @@ def test_generator_state_between_cells_is_reused_and_refreshed_after_unseen_draw
             f"print(random.random() == {name})"
         )
         assert execute(kc, replay).stdout == "True\n", name
+
+
+def test_status_says_how_effects_are_watched(kernel: BlockingKernelClient) -> None:
+    import json
+    import shutil
+    import sysconfig
+
+    data = json.loads(execute(kernel, "%elastic status --json").stdout)
+    text = execute(kernel, "%elastic status").stdout
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    expected = "c" if shutil.which(compiler) else "python"
+    assert data["audit_hook"] == expected
+    line = "audit events filtered in C" if expected == "c" else "audit hook in Python"
+    assert f"effects:         {line}" in text
