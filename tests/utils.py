@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
+import shutil
+import sysconfig
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +16,12 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
 TIMEOUT = 60.0
+
+
+def c_compiler_available() -> bool:
+    """Whether the compiler hatch_build.py uses is there (then the C audit hook was built)."""
+    command = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return shutil.which(command.split()[0]) is not None
 
 
 @dataclass
@@ -250,8 +259,6 @@ def roundtrip(
     session: str = "roundtrip",
 ) -> Roundtrip:
     """Run ``cells`` in one kernel, ``%checkpoint``, kill it, ``%restore`` in a fresh one."""
-    import os
-
     env = dict(os.environ, ELASTIC_STORE=store, ELASTIC_SESSION=session)
     km, kc = start_kernel(cwd=cwd_before, env=env)
     try:
@@ -277,8 +284,6 @@ def roundtrip(
 def damaged_checkpoint(store: Path, session: str = "damaged") -> dict[str, Any]:
     """Checkpoint two recomputable lists (store-all), then flip a byte in every blob: a session
     whose stored groups all fail to load. Returns the oracle's description of it."""
-    import os
-
     env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=session)
     km, kc = start_kernel(env=env)
     try:

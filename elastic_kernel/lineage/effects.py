@@ -145,7 +145,7 @@ class _HookState:
     """The one recording the process-wide hook feeds (audit hooks are per process)."""
 
     active: _Recorder | None = None
-    installed = False
+    # "c" or "python" once installed.
     kind: str | None = None
     lock = threading.Lock()
 
@@ -195,9 +195,8 @@ def interrupt_outside_audit_hook(signum: int, frame: types.FrameType | None) -> 
 
 def _install_hook() -> None:
     with _HookState.lock:
-        if not _HookState.installed:
+        if _HookState.kind is None:
             _HookState.kind = _add_hook()
-            _HookState.installed = True
 
 
 def _add_hook() -> str:

@@ -90,9 +90,12 @@ class RngState:
 
 def _pack_python(state: tuple[Any, ...]) -> bytes:
     version, words, gauss_next = state
+    return _python_header(version, gauss_next) + struct.pack(f"<{len(words)}I", *words)
+
+
+def _python_header(version: int, gauss_next: float | None) -> bytes:
     has_gauss = gauss_next is not None
-    header = _PYTHON_HEADER.pack(version, has_gauss, gauss_next if has_gauss else 0.0)
-    return header + struct.pack(f"<{len(words)}I", *words)
+    return _PYTHON_HEADER.pack(version, has_gauss, gauss_next if has_gauss else 0.0)
 
 
 def _unpack_python(data: bytes) -> tuple[Any, ...]:
@@ -185,11 +188,7 @@ class _Capture:
             reader = self._python = PythonStateReader()
         if not reader.usable:
             return _pack_python(random.getstate())
-        gauss = reader.gauss_next()
-        header = _PYTHON_HEADER.pack(
-            random.Random.VERSION, gauss is not None, 0.0 if gauss is None else gauss
-        )
-        return header + reader.words()
+        return _python_header(random.Random.VERSION, reader.gauss_next()) + reader.words()
 
     def numpy_state(self, numpy_module: Any) -> bytes:
         reader = self._numpy
@@ -203,7 +202,8 @@ class _Capture:
             return self._numpy_packed
         state = numpy_module.random.get_state(legacy=False)
         packed = _pack_numpy(state)
-        self._numpy_raw = None if raw is None or state["has_gauss"] else reader.raw()
+        # get_state draws nothing: `raw` is still the state just packed.
+        self._numpy_raw = None if state["has_gauss"] else raw
         self._numpy_packed = packed
         return packed
 
@@ -224,19 +224,16 @@ def restore_rng_state(state: RngState) -> None:
         import numpy
 
         generators: Any = numpy.random
-        current = type(generators.mtrand._rand._bit_generator).__name__
         unpacked = _unpack_numpy(state.numpy)
+        name = unpacked["bit_generator"] if isinstance(unpacked, dict) else "MT19937"
+        if type(generators.mtrand._rand._bit_generator).__name__ != name:
+            generators.set_bit_generator(getattr(generators, name)())
         if isinstance(unpacked, dict):
-            name = unpacked["bit_generator"]
-            if current != name:
-                generators.set_bit_generator(getattr(generators, name)())
             generators.set_state(_numpy_arrays(unpacked, numpy))
         else:
             pos, has_gauss, cached, key = unpacked
             words = numpy.frombuffer(key, dtype="<u4").astype(numpy.uint32)
-            if current != "MT19937":
-                generators.set_bit_generator(generators.MT19937())
-            generators.set_state(("MT19937", words, pos, has_gauss, cached))
+            generators.set_state((name, words, pos, has_gauss, cached))
     if state.torch is not None:
         import torch
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from elastic_kernel.lineage.effects import EffectWatcher, audit_hook_kind
+from tests.utils import c_compiler_available
 
 # What a watcher records for a write, a read, a subprocess and a directory scan, as JSON.
 RECORD = """
 import json, os, subprocess, sys
 from pathlib import Path
 from elastic_kernel.lineage.effects import EffectWatcher, audit_hook_kind
+from tests.utils import c_compiler_available
 tmp = Path(sys.argv[1])
 (tmp / "in.txt").write_text("x")
 watcher = EffectWatcher()
@@ -48,9 +48,8 @@ def _record(tmp: Path, *, block_c_hook: bool) -> dict[str, object]:
 
 
 def test_the_c_hook_is_built_and_used_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}): the Python hook is used")
+    if not c_compiler_available():
+        pytest.skip("no C compiler: the Python hook is used")
     EffectWatcher()
     assert audit_hook_kind() == "c"
 

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from tests.utils import evaluate_silently, execute, get_graph, last_execution, version_names
+from tests.utils import (
+    c_compiler_available,
+    evaluate_silently,
+    execute,
+    get_graph,
+    last_execution,
+    version_names,
+)
 
 
 def run(kc: BlockingKernelClient, code: str, *, ok: bool = True) -> dict[str, object]:
@@ -231,13 +238,10 @@ def test_generator_state_between_cells_is_reused_and_refreshed_after_unseen_draw
 
 def test_status_says_how_effects_are_watched(kernel: BlockingKernelClient) -> None:
     import json
-    import shutil
-    import sysconfig
 
     data = json.loads(execute(kernel, "%elastic status --json").stdout)
     text = execute(kernel, "%elastic status").stdout
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    expected = "c" if shutil.which(compiler) else "python"
+    expected = "c" if c_compiler_available() else "python"
     assert data["audit_hook"] == expected
     line = "audit events filtered in C" if expected == "c" else "audit hook in Python"
     assert f"effects:         {line}" in text
