@@ -8,7 +8,6 @@ functions, classes and user objects are replaced by compact, exact descriptions 
 from __future__ import annotations
 
 import pickle
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -24,6 +23,7 @@ from elastic_kernel.lineage.fingerprint_pickler import (
     as_strings,
     token,
 )
+from elastic_kernel.lineage.modules import imported
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -121,7 +121,7 @@ def _quick_fingerprint(obj: object, max_bytes: int) -> bytes | None:
             return None
         data = obj.encode("utf-8", "surrogatepass") if isinstance(obj, str) else obj
         return xxhash.xxh3_128_digest(cls.__name__.encode() + b"\0" + data)
-    np = sys.modules.get("numpy")
+    np = imported("numpy")
     if np is None:
         return _SLOW
     if isinstance(obj, np.generic) and obj.dtype.kind in NUMPY_SCALAR_KINDS:

@@ -24,6 +24,7 @@ from elastic_kernel.lineage.fingerprint_pandas import (
     reduce_arrow,
     reduce_frame,
 )
+from elastic_kernel.lineage.modules import imported
 
 __all__ = [
     "NUMPY_SCALAR_KINDS",
@@ -127,7 +128,7 @@ class FingerprintPickler(pickle.Pickler):
         self._slots: dict[type, tuple[str, ...]] = {}
         self._plain: dict[type, bool] = {}
         self._pandas: dict[type, int] = {}
-        np = sys.modules.get("numpy")
+        np = imported("numpy")
         self._ndarray: type | None = getattr(np, "ndarray", None)
 
     def reducer_override(self, obj: Any) -> Any:

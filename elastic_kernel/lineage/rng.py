@@ -10,11 +10,11 @@ import base64
 import json
 import random
 import struct
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from elastic_kernel.lineage.modules import imported
 from elastic_kernel.lineage.rng_memory import NumpyStateReader, PythonStateReader
 
 __all__ = ["RngState", "capture_rng_state", "restore_rng_state", "uses_global_rng"]
@@ -154,23 +154,14 @@ def capture_rng_state() -> RngState:
     RngState
         Comparable with ``==``: two snapshots differ exactly when a draw happened between them.
     """
-    numpy_module = _initialized("numpy")
+    numpy_module = imported("numpy")
     numpy_state = None if numpy_module is None else _CAPTURE.numpy_state(numpy_module)
-    torch_module = _initialized("torch")
+    torch_module = imported("torch")
     torch_state = None
     get_state = getattr(getattr(torch_module, "random", None), "get_rng_state", None)
     if get_state is not None:
         torch_state = bytes(get_state().numpy().tobytes())
     return RngState(python=_CAPTURE.python_state(), numpy=numpy_state, torch=torch_state)
-
-
-def _initialized(name: str) -> Any:
-    """The module if imported and done initializing: another thread (a background restore, a
-    user's thread) may be importing it right now, and a half-imported numpy has no ``random``."""
-    module = sys.modules.get(name)
-    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
-        return None
-    return module
 
 
 class _Capture:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from elastic_kernel.lineage.identity import identity
+from elastic_kernel.lineage.modules import imported
 
 __all__ = ["SAMPLE_SIZE", "estimate_size"]
 
@@ -46,7 +47,7 @@ def estimate_size(obj: object) -> int:
 class _Estimator:
     def __init__(self) -> None:
         self.seen: set[int] = set()
-        np = sys.modules.get("numpy")
+        np = imported("numpy")
         self.ndarray: type | None = getattr(np, "ndarray", None)
 
     def size(self, obj: object, depth: int) -> int:

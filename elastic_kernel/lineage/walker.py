@@ -13,6 +13,7 @@ from itertools import chain, islice
 from typing import Any
 
 from elastic_kernel.lineage.identity import identity
+from elastic_kernel.lineage.modules import imported
 
 __all__ = ["Walker"]
 
@@ -90,7 +91,7 @@ class Walker:
         self.leaves = _KNOWN_LEAVES.copy()
         # The current walk's recorded ids.
         self.seen: set[int] = set()
-        np = sys.modules.get("numpy")
+        np = imported("numpy")
         self.ndarray: type | None = getattr(np, "ndarray", None)
         self.generic: type | None = getattr(np, "generic", None)
         self.byte_bounds: Any = None
