@@ -198,6 +198,13 @@ def plan_session(
                 late = f"sizing it did not finish within {VERDICT_SECONDS:g} s"
                 variables[name] = VariableInfo(name, 0, forced.get(name) or late)
                 continue
+            except Exception as exc:
+                # An object whose own attribute access raises (a hostile __getattribute__)
+                # cannot be stored; it must not fail the whole checkpoint either.
+                digests[name] = None
+                failed = f"inspecting it raised {type(exc).__name__}: {exc}"
+                variables[name] = VariableInfo(name, 0, forced.get(name) or failed)
+                continue
             digests[name] = digest
             verdict = forced.get(name) or verdicts.verdict(obj, digest)
             variables[name] = VariableInfo(name, size, verdict)

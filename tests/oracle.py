@@ -40,6 +40,23 @@ class _Describer:
         self.keep: list[object] = []
 
     def describe(self, obj: object, path: str, depth: int = 0) -> Any:
+        try:
+            return self._describe(obj, path, depth)
+        except Exception:
+            # An object whose own attribute access raises (even ``__class__``, which
+            # isinstance falls back to): its instance dictionary is still its value.
+            try:
+                state = object.__getattribute__(obj, "__dict__")
+            except AttributeError:
+                raise
+            return [
+                "guarded",
+                type(obj).__module__,
+                type(obj).__qualname__,
+                [[k, self.describe(v, f"{path}.{k}", depth + 1)] for k, v in sorted(state.items())],
+            ]
+
+    def _describe(self, obj: object, path: str, depth: int) -> Any:
         if isinstance(obj, ATOMS):
             if isinstance(obj, float) and obj != obj:
                 return ["float", "nan"]

@@ -365,7 +365,11 @@ class CellRecorder:
 
     def _fresh_fingerprint(self, name: str, budget: int) -> bytes | None:
         obj = self.ns[name]
-        value = fingerprint(obj, max_bytes=budget, max_items=budget // ITEM_COST_BYTES)
+        try:
+            value = fingerprint(obj, max_bytes=budget, max_items=budget // ITEM_COST_BYTES)
+        except Exception:
+            # A value whose own attribute access raises: unhashable, so assumed modified.
+            value = None
         if value is None:
             self._cache.pop(name, None)
         else:

@@ -204,7 +204,33 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
 
     def reducer_override(self, obj: object) -> Any:
         reduced = _reduce_special(obj, self.reducers)
-        return super().reducer_override(obj) if reduced is NotImplemented else reduced
+        if reduced is not NotImplemented:
+            return reduced
+        reduced = super().reducer_override(obj)
+        if isinstance(obj, type) and type(reduced) is tuple and reduced[:1] == _SKELETON_CLASS:
+            return _with_class_statement(obj, reduced)
+        return reduced
+
+
+_SKELETON_CLASS = (getattr(cloudpickle.cloudpickle, "_make_skeleton_class", object()),)
+
+
+def _with_class_statement(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """cloudpickle's by-value reduction of ``cls``, with what only the class statement can set.
+
+    cloudpickle rebuilds a class from its name and bases, then sets its attributes one by one:
+    a ``__slots__`` set that way makes no slots (instances get a ``__dict__`` instead), and the
+    qualified name of a class defined inside a function becomes its bare name. Both go to the
+    class statement instead.
+    """
+    make, args, *rest = reduced
+    statement = dict(args[3])
+    own = vars(cls)
+    if "__slots__" in own:
+        statement["__slots__"] = own["__slots__"]
+    if cls.__qualname__ != cls.__name__:
+        statement["__qualname__"] = cls.__qualname__
+    return (make, (*args[:3], statement, *args[4:]), *rest)
 
 
 class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs

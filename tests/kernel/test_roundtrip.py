@@ -67,6 +67,14 @@ SCENARIOS: dict[str, list[str]] = {
         "%%capture captured\nprint('inside')",
         "listing = !echo one two",
     ],
+    "objects whose attribute access raises": [
+        "class Guarded:\n    def __init__(self):\n        object.__setattr__(self, 'items', [1])\n    def __getattribute__(self, name):\n        if name == 'items':\n            return object.__getattribute__(self, name)\n        raise RuntimeError('no ' + name)\nguarded = Guarded()\nitems = guarded.items",
+        "items.append(2)",
+    ],
+    "slotted and local classes defined in the notebook": [
+        "import dataclasses\n@dataclasses.dataclass(frozen=True, slots=True)\nclass Frozen:\n    x: int\n    tags: list\nfrozen = Frozen(1, ['t'])",
+        "def make_local():\n    class Local:\n        def __init__(self):\n            self.v = [1]\n    return Local()\nlocal = make_local()",
+    ],
     "nested containers with cycles": [
         "cyc = [1]\ncyc.append(cyc)\nnest = {'k': {'k2': [cyc, (1, 2)]}}\ns = {1, 2, 3}\nfs = frozenset({'a', 'b'})",
     ],

@@ -30,6 +30,21 @@ def make_adder(k):
         return x + k
     return add
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frozen:
+    x: int
+    tags: list
+
+class Slotted:
+    __slots__ = ("a", "_b")
+    def __init__(self):
+        self.a, self._b = 1, [2]
+
+def make_local():
+    class Local:
+        pass
+    return Local()
+
 base = np.arange(12.0)
 values = {
     "point": Point(3, -4),
@@ -39,6 +54,9 @@ values = {
     "base": base,
     "evens": base[::2],
     "holder": {"p": None},
+    "frozen": Frozen(1, ["t"]),
+    "slotted": Slotted(),
+    "local": make_local(),
 }
 values["counter"].inc()
 values["holder"]["p"] = values["point"]
@@ -58,6 +76,12 @@ assert ns["counter"].inc() == 2
 assert ns["add3"](4) == 7 and ns["square"](5) == 25
 assert ns["holder"]["p"] is ns["point"]
 assert np.shares_memory(ns["base"], ns["evens"])
+# Slots stay slots (cloudpickle alone rebuilds such classes with a __dict__ and no slots).
+for name in ("frozen", "slotted"):
+    assert not hasattr(ns[name], "__dict__"), type(ns[name]).__dict__.keys()
+assert ns["frozen"] == type(ns["frozen"])(1, ["t"]) and ns["slotted"]._b == [2]
+assert {"a", "_b"} <= set(vars(type(ns["slotted"])))
+assert type(ns["local"]).__qualname__ == "make_local.<locals>.Local"
 ns["base"][2] = 100.0
 assert ns["evens"][1] == 100.0
 print("ok")
