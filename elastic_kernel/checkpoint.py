@@ -14,7 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from elastic_kernel.lineage import (
 )
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
+from elastic_kernel.lineage.module_state import changed_modules
 from elastic_kernel.planner import CostModel, ReplicationPlan, VariableInfo, solve_plan
 from elastic_kernel.store import (
     CheckpointStore,
@@ -183,6 +184,7 @@ def plan_session(
         groups.append(frozenset(links.incomplete))
     digests: dict[str, bytes | None] = {}
     variables: dict[str, VariableInfo] = {}
+    stale = changed_modules(ns, graph, names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in names:
@@ -207,7 +209,7 @@ def plan_session(
                 continue
             digests[name] = digest
             verdict = forced.get(name) or verdicts.verdict(obj, digest)
-            variables[name] = VariableInfo(name, size, verdict)
+            variables[name] = VariableInfo(name, size, verdict, stale.get(name))
     for group in groups:
         actual = (actual_sizes or {}).get(group)
         estimated = sum(variables[n].size_bytes for n in group if n in variables)
@@ -215,9 +217,7 @@ def plan_session(
             factor = actual / estimated
             for name in group & variables.keys():
                 info = variables[name]
-                variables[name] = VariableInfo(
-                    name, max(0, round(info.size_bytes * factor)), info.unserializable
-                )
+                variables[name] = replace(info, size_bytes=max(0, round(info.size_bytes * factor)))
     plan = solve_plan(graph, variables, groups, costs, mode=mode, forbidden=changed_inputs(graph))
     return PlannedSession(plan, tuple(groups), variables, digests)
 

@@ -27,6 +27,7 @@ __all__ = [
     "default_key_path",
     "default_session_key",
     "default_store",
+    "library_cache_roots",
     "load_delay_for_tests",
     "parse_autosave",
     "parse_bytes",
@@ -108,6 +109,18 @@ def load_delay_for_tests() -> float:
         return max(0.0, float(os.environ.get(ENV_TEST_LOAD_DELAY) or 0))
     except ValueError:
         return 0.0
+
+
+def library_cache_roots() -> list[str]:
+    """Where libraries keep caches they rebuild at will: the user cache directory
+    (``$XDG_CACHE_HOME``, else ``~/.cache``) and matplotlib's configuration directory
+    (``$MPLCONFIGDIR``, else ``~/.config/matplotlib``), which its first import creates."""
+    home = Path.home()
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [
+        os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
+        os.environ.get("MPLCONFIGDIR") or str(config / "matplotlib"),
+    ]
 
 
 def elastic_data_dir() -> Path:

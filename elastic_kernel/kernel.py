@@ -22,6 +22,7 @@ from IPython.utils.capture import capture_output
 from elastic_kernel import __version__
 from elastic_kernel.autosave import Autosaver
 from elastic_kernel.comm import ElasticComm
+from elastic_kernel.config import library_cache_roots
 from elastic_kernel.errors import ElasticError
 from elastic_kernel.kernel_interrupts import InterruptSafeKernel
 from elastic_kernel.kernel_restore import RestoringKernel
@@ -49,7 +50,9 @@ class ElasticKernel(RestoringKernel, InterruptSafeKernel, SettingsKernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         shell = self.ipython
-        self.recorder = CellRecorder(shell.user_ns, shell.user_ns_hidden)
+        self.recorder = CellRecorder(
+            shell.user_ns, shell.user_ns_hidden, cache_roots=library_cache_roots()
+        )
         self.elastic = ElasticSession(
             self.recorder,
             SessionSettings(store=self.store, session_key=self.session_key, alpha=self.alpha),

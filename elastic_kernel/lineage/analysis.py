@@ -90,6 +90,54 @@ SIDE_EFFECT_MAGICS = frozenset(
 )
 # Constructors of random generators: reproducible only with a literal seed.
 GENERATOR_CONSTRUCTORS = frozenset({"default_rng", "RandomState", "Random", "Generator"})
+# Calls that change a library's settings: `pd.set_option(...)`, `plt.style.use(...)`,
+# `np.set_printoptions(...)`, `warnings.filterwarnings(...)`, `sklearn.set_config(...)`.
+SETTINGS_CALLS = frozenset(
+    {
+        "set_option",
+        "reset_option",
+        "set_printoptions",
+        "seterr",
+        "set_config",
+        "use",
+        "rc",
+        "rcdefaults",
+        "filterwarnings",
+        "simplefilter",
+        "resetwarnings",
+        "set",
+        "set_theme",
+        "set_style",
+        "set_context",
+        "set_palette",
+        "set_default_dtype",
+        "set_num_threads",
+        "set_float32_matmul_precision",
+        "set_grad_enabled",
+        "basicConfig",
+        "captureWarnings",
+        "setrecursionlimit",
+    }
+)
+# Methods that change their container in place, as in `sys.path.append(...)`: on an attribute of
+# a name (never a bare `np.append(a, v)`, which is a function returning a new array).
+MUTATING_METHODS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "update",
+        "setdefault",
+        "add",
+        "discard",
+        "__setitem__",
+        "__delitem__",
+    }
+)
 # Shell escapes: `!cmd` and `x = !cmd`; `$name` / `{expr}` interpolate variables.
 SHELL_CALLS = frozenset({"system", "getoutput"})
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -101,6 +149,10 @@ class CellAnalysis:
 
     ``names`` is every name the cell's code mentions (loads, stores, deletes, ``global``
     declarations, names interpolated into shell commands): the candidates it may read or modify.
+    ``changed_through`` holds the names whose attributes or items the cell assigns or deletes
+    (``pd.options.display.max_rows = 7``, ``plt.rcParams['a'] = b``), changes with a mutating
+    method (``sys.path.append(p)``) or reconfigures (``pd.set_option(...)``): for a module,
+    whose fingerprint is only its name, these are the only writes that can be seen.
     """
 
     loads: set[str] = field(default_factory=set)
@@ -109,6 +161,7 @@ class CellAnalysis:
     imports: set[str] = field(default_factory=set)
     attributes: set[str] = field(default_factory=set)
     calls: set[str] = field(default_factory=set)
+    changed_through: set[str] = field(default_factory=set)
     is_seeded: bool = True
     is_dynamic: bool = False
     dynamic_reasons: list[str] = field(default_factory=list)
@@ -253,7 +306,24 @@ class _Visitor(ast.NodeVisitor):
         self.result.attributes.add(node.attr)
         if node.attr in DYNAMIC_ATTRIBUTES:
             self.result.mark_dynamic(f"uses .{node.attr}")
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._changed_through(node)
         self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._changed_through(node)
+        self.generic_visit(node)
+
+    def _changed_through(self, node: ast.expr, depth: int = 0) -> None:
+        """Record the name at the root of ``node`` (``a`` in ``a.b[0].c``) when it is at least
+        ``depth`` attribute or item steps above that root."""
+        steps = 0
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+            steps += 1
+        if isinstance(node, ast.Name) and steps >= depth:
+            self.result.changed_through.add(node.id)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -264,6 +334,11 @@ class _Visitor(ast.NodeVisitor):
                 self.result.is_seeded = False
         if isinstance(func, ast.Name) and func.id in DYNAMIC_CALLS:
             self.result.mark_dynamic(f"calls {func.id}()")
+        if isinstance(func, ast.Attribute):
+            if func.attr in SETTINGS_CALLS:
+                self._changed_through(func.value)
+            elif func.attr in MUTATING_METHODS:
+                self._changed_through(func.value, depth=1)
         if _is_ipython_call(func):
             self._visit_ipython_call(node)
             return

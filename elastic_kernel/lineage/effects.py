@@ -240,12 +240,24 @@ class EffectWatcher:
         ``sys.base_prefix``, site-packages, ``/proc``, ``/dev``, ``/sys``).
     hash_limit
         Files read that are smaller than this many bytes are content-hashed.
+    cache_roots
+        Directories where libraries keep caches they rebuild at will (``~/.cache``,
+        matplotlib's font cache): files written, created or removed there are neither effects
+        nor inputs. The first ``import matplotlib.pyplot`` on a machine creates them; counted
+        as a side effect, it would forbid re-running the import cell and all that follows.
     """
 
-    def __init__(self, ignored_roots: Iterable[str] = (), hash_limit: int = HASH_LIMIT) -> None:
+    def __init__(
+        self,
+        ignored_roots: Iterable[str] = (),
+        hash_limit: int = HASH_LIMIT,
+        cache_roots: Iterable[str] = (),
+    ) -> None:
         roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *ignored_roots}
         roots.update(path for path in sys.path if "site-packages" in path)
         self._roots = tuple(os.path.join(os.path.abspath(r), "") for r in roots if r)
+        self._cache_dirs = frozenset(os.path.abspath(r) for r in cache_roots if r)
+        self._cache_prefixes = tuple(os.path.join(r, "") for r in self._cache_dirs)
         self._hash_limit = hash_limit
         _install_hook()
 
@@ -285,7 +297,7 @@ class EffectWatcher:
                 cwd = _absolute(args[0], cwd) or cwd
             elif event == "open":
                 path = _absolute(args[0], cwd)
-                if path is None or self._is_ignored(path):
+                if path is None or self._is_ignored(path) or self._is_cache(path):
                     continue
                 if _is_write(args[1], args[2]):
                     written.add(path)
@@ -294,11 +306,17 @@ class EffectWatcher:
                     reads.append(path)
             elif event in _PATH_EVENTS:
                 path = _absolute(args[0], cwd)
+                if path is not None and (
+                    self._is_cache(path) or (event == "os.mkdir" and self._holds_cache(path))
+                ):
+                    continue
                 if path is not None:
                     written.add(path)
                 effects.append(f"{_PATH_EVENTS[event]} {path or _short(args[0])}")
             elif event in _TWO_PATH_EVENTS:
                 source, target = _absolute(args[0], cwd), _absolute(args[1], cwd)
+                if source and target and self._is_cache(source) and self._is_cache(target):
+                    continue
                 written.update(p for p in (source, target) if p)
                 effects.append(f"{_TWO_PATH_EVENTS[event]} {source} to {target}")
             elif event in _PROCESS_EVENTS:
@@ -312,6 +330,15 @@ class EffectWatcher:
 
     def _is_ignored(self, path: str) -> bool:
         return path.endswith(_IGNORED_SUFFIXES) or path.startswith(_IGNORED_ROOTS + self._roots)
+
+    def _is_cache(self, path: str) -> bool:
+        # The roots themselves (created on first use) and everything under them.
+        return path in self._cache_dirs or path.startswith(self._cache_prefixes)
+
+    def _holds_cache(self, path: str) -> bool:
+        # `~/.config`, made on the way to `~/.config/matplotlib` on a new machine.
+        prefix = os.path.join(path, "")
+        return any(root.startswith(prefix) for root in self._cache_dirs)
 
     def _stat_inputs(self, paths: Iterable[str]) -> list[FileInput]:
         inputs: list[FileInput] = []

@@ -11,6 +11,7 @@ import functools
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from elastic_kernel.lineage.identity import identity
 
@@ -107,14 +108,17 @@ class GlobalsResolver:
     def _code_of(self, objs: Iterable[object], seen: set[int]) -> list[types.CodeType]:
         """Code objects of user functions reachable from ``objs`` (functions, methods, classes)."""
         codes: list[types.CodeType] = []
-        stack: list[object] = list(objs)
+        stack: list[Any] = list(objs)
         while stack:
             item = stack.pop()
             key = identity(item)
             if key in seen:
                 continue
             seen.add(key)
-            if isinstance(item, types.FunctionType):
+            # By type, never isinstance: that falls back to the object's own __class__, which
+            # a proxy or a hostile __getattribute__ may compute or refuse.
+            cls = type(item)
+            if issubclass(cls, types.FunctionType):
                 if item.__globals__ is self._ns:
                     codes.append(item.__code__)
                     for cell in item.__closure__ or ():
@@ -122,20 +126,20 @@ class GlobalsResolver:
                             stack.append(cell.cell_contents)
                         except ValueError:
                             continue
-            elif isinstance(item, types.MethodType):
+            elif issubclass(cls, types.MethodType):
                 stack.append(item.__func__)
-            elif isinstance(item, functools.partial):
+            elif issubclass(cls, functools.partial):
                 stack.append(item.func)
-            elif isinstance(item, (staticmethod, classmethod)):
+            elif issubclass(cls, (staticmethod, classmethod)):
                 stack.append(item.__func__)
-            elif isinstance(item, property):
+            elif issubclass(cls, property):
                 stack.extend(f for f in (item.fget, item.fset, item.fdel) if f is not None)
-            elif isinstance(item, type):
+            elif issubclass(cls, type):
                 if item.__module__ == "__main__":
                     stack.extend(vars(item).values())
                     stack.extend(b for b in item.__bases__ if b is not object)
-            elif type(item).__module__ == "__main__":
-                stack.append(type(item))
+            elif cls.__module__ == "__main__":
+                stack.append(cls)
         return codes
 
     def _names_in_code(self, code: types.CodeType) -> frozenset[str]:

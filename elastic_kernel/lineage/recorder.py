@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from elastic_kernel.lineage.aliases import AliasIndex
 from elastic_kernel.lineage.analysis import GENERATOR_CONSTRUCTORS, CellAnalysis, analyze_cell
@@ -132,6 +133,9 @@ class CellRecorder:
         ``_i3`` are excluded as well.
     graph
         The graph to extend (a restored session continues its old graph).
+    cache_roots
+        Directories of library caches: what cells do there is not an external effect (see
+        :class:`EffectWatcher`).
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class CellRecorder:
         graph: HistoryGraph | None = None,
         *,
         clock: Callable[[], float] = time.perf_counter,
+        cache_roots: Iterable[str] = (),
     ) -> None:
         self.ns = ns
         self.hidden = hidden
@@ -150,7 +155,7 @@ class CellRecorder:
         # whole namespace each cell.
         self._aliases = AliasIndex(ns)
         self._resolver = GlobalsResolver(ns, held=self._aliases.held_code)
-        self._watcher = EffectWatcher()
+        self._watcher = EffectWatcher(cache_roots=cache_roots)
         # name -> (id of the object, fingerprint): valid while no cell that could modify the
         # object has run, because every such cell re-fingerprints its candidates afterwards.
         self._cache: dict[str, tuple[int, bytes]] = {}
@@ -290,6 +295,12 @@ class CellRecorder:
             for name in changed:
                 if name not in pending.candidates:
                     self._fresh_fingerprint(name, budget)
+        # A module fingerprints as its name: its own changes are seen only in the code.
+        changed.update(
+            name
+            for name in pending.analysis.changed_through
+            if issubclass(type(self.ns.get(name)), ModuleType) and name in ids_after
+        )
         for name in deleted:
             self._cache.pop(name, None)
             self._aliases.forget(name)

@@ -27,11 +27,16 @@ class VariableInfo:
         Estimated serialized size (the size of its linked group is the sum over members).
     unserializable
         Why the value cannot be stored (e.g. ``"generator"``), or None when it can.
+    stored_is_stale
+        Why a stored copy would not be the value (a module whose settings a cell changed comes
+        back re-imported without them): the variable is then recomputed whenever it can be, and
+        stored only when it cannot.
     """
 
     name: str
     size_bytes: int
     unserializable: str | None = None
+    stored_is_stale: str | None = None
 
     def __post_init__(self) -> None:
         if self.size_bytes < 0:

@@ -103,6 +103,10 @@ def _describe_groups(
                 writers.add(version.version)
             elif blocker is None:
                 blocker = found
+        if culprit is None and blocker is None:
+            # Recomputable: a member whose stored copy would be stale makes storing impossible.
+            stale = [(n, variables[n].stored_is_stale) for n in members]
+            culprit, why = next(((n, r) for n, r in stale if r is not None), (None, None))
         described.append(_Group(members, size, tuple(sorted(writers)), culprit, why, blocker))
     return described
 

@@ -69,7 +69,7 @@ SCENARIOS: dict[str, list[str]] = {
     ],
     "objects whose attribute access raises": [
         "class Guarded:\n    def __init__(self):\n        object.__setattr__(self, 'items', [1])\n    def __getattribute__(self, name):\n        if name == 'items':\n            return object.__getattribute__(self, name)\n        raise RuntimeError('no ' + name)\nguarded = Guarded()\nitems = guarded.items",
-        "items.append(2)",
+        "items.append(2)\nguarded.extra = 3",
     ],
     "slotted and local classes defined in the notebook": [
         "import dataclasses\n@dataclasses.dataclass(frozen=True, slots=True)\nclass Frozen:\n    x: int\n    tags: list\nfrozen = Frozen(1, ['t'])",
@@ -241,3 +241,48 @@ def test_draws_from_another_global_bit_generator_replay_on_rerun(tmp_path: Path)
     result = roundtrip(cells, store=str(tmp_path / "store"), checkpoint_args="--mode rerun-all")
     assert result.restore.ok, (result.restore.stdout, result.restore.error)
     assert result.problems() == []
+
+
+@pytest.mark.slow
+def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path) -> None:
+    """A module is stored as a reference and comes back imported afresh: the cells that changed
+    its settings (pandas options, numpy print options, matplotlib rcParams, sys.path for a
+    local package) must run again for the restored session to behave the same."""
+    for machine in ("a", "b"):
+        (tmp_path / machine / "nb").mkdir(parents=True)
+        (tmp_path / machine / "src").mkdir()
+        (tmp_path / machine / "src" / "mylib.py").write_text(
+            "class Box:\n    def __init__(self, v):\n        self.v = v\n"
+        )
+    cells = [
+        "import sys\nimport numpy as np, pandas as pd\nimport matplotlib\nmatplotlib.use('agg')\n"
+        "import matplotlib.pyplot as plt",
+        "sys.path.append('../src')\nimport mylib\nbox = mylib.Box([1, 2])",
+        "pd.set_option('display.max_rows', 7)\nnp.set_printoptions(precision=3)",
+        "plt.rcParams['figure.dpi'] = 42\nframe = pd.DataFrame({'a': range(20)})",
+    ]
+    probe = (
+        "print(pd.get_option('display.max_rows'), np.get_printoptions()['precision'], "
+        "plt.rcParams['figure.dpi'], '../src' in sys.path, type(box).__module__)"
+    )
+    env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="settings")
+    km, kc = start_kernel(env=env, cwd=str(tmp_path / "a" / "nb"))
+    try:
+        for cell in cells:
+            assert execute(kc, cell).ok, cell
+        saved = execute(kc, "%checkpoint")
+        assert saved.ok, saved.error
+        expected = execute(kc, probe).stdout
+    finally:
+        stop_kernel(km, kc)
+    assert expected.split() == ["7", "3", "42.0", "True", "mylib"]
+    # Re-imported modules would be cheaper to store than to recompute: the plan re-runs the
+    # cells that changed them anyway.
+    assert "np, pd, plt, sys" in saved.stdout, saved.stdout
+    km, kc = start_kernel(env=env, cwd=str(tmp_path / "b" / "nb"))
+    try:
+        restored = execute(kc, "%restore --wait")
+        assert restored.ok, (saved.stdout, restored.stdout, restored.stderr, restored.error)
+        assert execute(kc, probe).stdout == expected
+    finally:
+        stop_kernel(km, kc)

@@ -87,3 +87,27 @@ def test_neutral_magics(cell: str) -> None:
 def test_syntax_error_is_reported() -> None:
     result = analyze("x = (")
     assert result.syntax_error is not None
+
+
+@pytest.mark.parametrize(
+    ("cell", "changed"),
+    [
+        ("pd.options.display.max_rows = 7", {"pd"}),
+        ("plt.rcParams['figure.dpi'] = 50", {"plt"}),
+        ("mod.x += 1\ndel other.y", {"mod", "other"}),
+        ("(m.a, n.b) = 1, 2", {"m", "n"}),
+        ("sys.path.append('../src')", {"sys"}),
+        ("os.environ.update(A='1')", {"os"}),
+        ("pd.set_option('display.max_rows', 7)", {"pd"}),
+        ("plt.style.use('ggplot')\nnp.set_printoptions(precision=2)", {"plt", "np"}),
+        ("%time sklearn.set_config(display='text')", {"sklearn"}),
+        # Functions that return new values, and plain reads, change nothing.
+        ("np.append(a, 1)\nnp.sort(a)", set()),
+        ("lst.append(1)\nx = pd.options.display.max_rows", set()),
+        ("f().x = 1", set()),
+    ],
+)
+def test_names_changed_through_attributes_items_and_settings_calls(
+    cell: str, changed: set[str]
+) -> None:
+    assert analyze(cell).changed_through == changed

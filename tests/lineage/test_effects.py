@@ -211,3 +211,20 @@ def test_in_memory_sqlite_is_not_a_side_effect(tmp_path: Path) -> None:
     with watcher.watch() as rec:
         sqlite3.connect(str(tmp_path / "db.sqlite")).close()
     assert any("sqlite3.connect" in e for e in rec.effects.side_effects)
+
+
+def test_library_caches_are_neither_effects_nor_inputs(tmp_path: Path) -> None:
+    # What the first `import matplotlib.pyplot` does on a machine: create its configuration
+    # and cache directories and write its font list there.
+    cache, config = tmp_path / "cache", tmp_path / "config" / "matplotlib"
+    watcher = EffectWatcher(cache_roots=[str(cache), str(config)])
+    elsewhere = tmp_path / "cachefile.txt"
+    with watcher.watch() as recording:
+        os.makedirs(config)
+        os.mkdir(cache)
+        (cache / "fontlist.json.tmp").write_text("{}")
+        os.replace(cache / "fontlist.json.tmp", cache / "fontlist.json")
+        (cache / "fontlist.json").read_text()
+        elsewhere.write_text("x")
+    assert recording.effects.side_effects == (f"wrote {elsewhere}",)
+    assert recording.effects.file_inputs == ()

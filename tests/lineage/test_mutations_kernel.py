@@ -288,6 +288,15 @@ CASES = [
     case("time_cell_magic", "Q_x = []", "%%time\nQ_x.append(1)", "Q_x"),
     case("capture_cell", "Q_x = []", "%%capture\nQ_x.append(1)\nprint('hidden')", "Q_x"),
     case("capture_named", "Q_x = []", "%%capture Q_out\nQ_x.append(1)", "Q_x", "Q_out"),
+    # A module fingerprints as its name: these writes are seen in the cell's code.
+    case("module_attribute", "import types\nQ_m = types.ModuleType('Q_m')", "Q_m.v = 2", "Q_m"),
+    case(
+        "module_settings_call",
+        "import pandas as Q_pd",
+        "Q_pd.set_option('display.max_colwidth', 40)",
+        "Q_pd",
+    ),
+    case("module_list_method", "import sys as Q_sys", "Q_sys.path.append('/Q_missing')", "Q_sys"),
     case(
         "raise_after_mutation",
         "Q_x = []",

@@ -130,6 +130,26 @@ def test_unserializable_variable_depending_on_side_effects_is_lost() -> None:
     assert 0 not in plan.rerun
 
 
+def test_stale_stored_copy_is_recomputed_when_possible_and_stored_otherwise() -> None:
+    s = Session()
+    s.run(3.0, writes=["pd"])
+    s.run(0.01, reads=["pd"], writes=["pd"])
+    s.run(1.0, writes=["os"], flags=[FLAG_SIDE_EFFECT])
+    stale = "a module whose settings changed"
+    variables = {
+        "pd": VariableInfo("pd", 100, stored_is_stale=stale),
+        "os": VariableInfo("os", 100, stored_is_stale=stale),
+    }
+    plan = solve_plan(s.graph, variables, [], COSTS)
+    # Storing pd would be far cheaper than re-running its 3 s import, but would lose the change.
+    assert plan.decision("pd").action == RECOMPUTE
+    assert plan.decision("pd").reason == f"unserializable: {stale}"
+    assert plan.rerun == (0, 1)
+    # os cannot be recomputed: a stale copy is better than none.
+    assert plan.decision("os").action == STORE
+    assert plan.lost == ()
+
+
 def test_nondeterministic_cell_forces_store_and_flags_are_configurable() -> None:
     s = Session()
     s.run(0.01, writes=["sample"], flags=[FLAG_NONDETERMINISTIC])
