@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from elastic_kernel.lineage.analysis import analyze_cell
+from elastic_kernel.lineage.module_state import replay as replay_settings
 from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
 from elastic_kernel.restore import (
     RestoreReport,
@@ -112,8 +113,14 @@ class BackgroundRestore:
         self._group_of = {name: g for g in self._groups for name in g.names}
         # The order is decided here: the loading thread must not read the graph the main
         # thread extends.
+        graph = self.graph
         self._loader = GroupLoader(
-            store, manifest, priority_order(self.graph, self._groups), wake=wake, delay=load_delay
+            store,
+            manifest,
+            priority_order(graph, self._groups),
+            wake=wake,
+            delay=load_delay,
+            before=lambda: replay_settings(graph),
         )
         self._lock = self._loader.lock
         self._events = self._loader.events
@@ -384,7 +391,7 @@ class BackgroundRestore:
             seconds=time.perf_counter() - self._started,
             load_seconds=self._loader.seconds,
             rerun_seconds=self._rerun_seconds,
-            notes=tuple(self._notes),
+            notes=tuple(self._loader.notes + self._notes),
         )
         self.report = report
         self._applied.clear()

@@ -25,6 +25,7 @@ from elastic_kernel.lineage import (
 )
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
+from elastic_kernel.lineage.module_state import replay as replay_settings
 from elastic_kernel.planner import (
     MODE_STORE_ALL,
     STORE,
@@ -145,6 +146,8 @@ def restore_checkpoint(
     graph, plan = read_session(manifest)
     live = graph.live()
     names_before = set(ns)
+    # Library settings first: sys.path must be extended before what lives on it is unpickled.
+    notes = replay_settings(graph)
 
     # Load first, apply last: stored values must win over what re-runs produce, and knowing
     # which groups failed to load lets the plan recompute them instead.
@@ -160,7 +163,6 @@ def restore_checkpoint(
                 for name in group.names:
                     failed[name] = f"{type(exc).__name__}: {exc}"
     load_seconds = time.perf_counter() - load_started
-    notes: list[str] = []
     if failed:
         plan = replan_without(graph, plan, failed)
         notes.extend(recompute_notes(plan, failed))

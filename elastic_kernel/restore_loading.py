@@ -91,9 +91,15 @@ class GroupLoader:
         *,
         wake: Callable[[], None],
         delay: float = 0.0,
+        before: Callable[[], list[str]] = list,
     ) -> None:
         self._store, self._manifest, self._order = store, manifest, order
         self._wake, self._delay = wake, delay
+        # Runs once, before the first group loads on any thread (settings replay: sys.path
+        # must be extended before what lives on it is unpickled); its notes end up here.
+        self._before: Callable[[], list[str]] | None = before
+        self._before_lock = threading.Lock()
+        self.notes: list[str] = []
         # Groups whose loading has begun, on the loading thread or another.
         self._taken: set[int] = set()
         self._reads: GroupPrefetcher | None = None
@@ -138,8 +144,18 @@ class GroupLoader:
                 ).start()
             raise
 
+    def _prepare(self) -> None:
+        with self._before_lock:
+            before, self._before = self._before, None
+            if before is not None:
+                try:
+                    self.notes.extend(before())
+                except Exception as exc:
+                    self.notes.append(f"{type(exc).__name__}: {exc}")
+
     def _load_all(self) -> None:
         assert self._reads is not None
+        self._prepare()
         with self._reads:
             for group in self._order:
                 if self.claim(group):
@@ -161,6 +177,7 @@ class GroupLoader:
         raise AssertionError("unreachable")
 
     def _load(self, group: LoadingGroup) -> None:
+        self._prepare()
         if self._delay:
             time.sleep(self._delay)
         started = time.perf_counter()

@@ -1,42 +1,116 @@
-"""Module variables whose settings a cell changed, which a stored copy would lose.
+"""Library settings that cells change, and how a restore gets them back.
 
 A module is stored by reference: loading it imports it afresh, without what cells did to it
-(``pd.set_option(...)``, ``plt.rcParams[...] = ...``, ``sys.path.append(...)``). Such a module
-is right after a restore only if the cells that changed it run again.
+(``pd.set_option(...)``, ``plt.rcParams[...] = ...``, ``sys.path.append(...)``). So when a cell
+changes a module, the recorder keeps the statements that did it, when they can be replayed on
+their own (top level, binding no name, reading nothing but modules and builtins): a restore
+runs them again before loading anything, in a scratch namespace. A change made otherwise (in a
+loop, from a variable) makes a stored copy of the module stale: the plan then recomputes it by
+re-running its cells whenever it can.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import importlib
+import warnings
 from collections.abc import Iterable, Mapping
 from types import ModuleType
+from typing import Any
 
 from elastic_kernel.lineage.analysis import analyze_cell
 from elastic_kernel.lineage.graph import HistoryGraph
 
-__all__ = ["changed_modules"]
+__all__ = [
+    "SETTINGS",
+    "SETTINGS_NOT_REPLAYED",
+    "changed_modules",
+    "is_module",
+    "module_settings",
+    "replay",
+]
+
+SETTINGS = "settings"
+"""Execution extra: ``[[statement, {name: module}], ...]``, replayable on their own."""
+
+SETTINGS_NOT_REPLAYED = "settings_not_replayed"
+"""Execution extra: names of modules the cell changed in ways that cannot be replayed."""
+
+_BUILTINS = frozenset(vars(builtins))
+
+
+def is_module(value: object) -> bool:
+    """By type: ``isinstance`` would consult the object's own ``__class__``."""
+    return issubclass(type(value), ModuleType)
+
+
+def module_settings(code: str, ns: Mapping[str, object], changed: Iterable[str]) -> dict[str, Any]:
+    """The execution extras for a cell that changed the modules ``changed`` (names in ``ns``).
+
+    Returns
+    -------
+    dict
+        ``SETTINGS`` and/or ``SETTINGS_NOT_REPLAYED`` entries; empty when ``changed`` is.
+    """
+    modules = {n: ns[n] for n in changed if n in ns and is_module(ns[n])}
+    if not modules:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            body = ast.parse(code).body
+        except (SyntaxError, ValueError):
+            return {SETTINGS_NOT_REPLAYED: sorted(modules)}
+    replayable: list[list[object]] = []
+    covered: set[str] = set()
+    for statement in body:
+        source = ast.unparse(statement)
+        found = analyze_cell(source)
+        touched = found.changed_through & modules.keys()
+        if not touched:
+            continue
+        named = {n: ns[n] for n in found.loads if n in ns and is_module(ns[n])}
+        others = found.loads - named.keys()
+        if found.stores or found.deletes or found.is_dynamic or others - _BUILTINS:
+            continue
+        if others & ns.keys():
+            continue  # a builtin the user rebound (``str = ...``)
+        bindings = {n: _importable_name(m) for n, m in named.items()}
+        if None in bindings.values():
+            continue
+        replayable.append([source, bindings])
+        covered |= touched
+    extras: dict[str, Any] = {}
+    if replayable:
+        extras[SETTINGS] = replayable
+    if modules.keys() - covered:
+        extras[SETTINGS_NOT_REPLAYED] = sorted(modules.keys() - covered)
+    return extras
+
+
+def _importable_name(module: object) -> str | None:
+    name = getattr(module, "__name__", None)
+    spec = getattr(module, "__spec__", None)
+    # A module built in a cell (types.ModuleType("m")) has no spec: importing it again fails.
+    return name if isinstance(name, str) and spec is not None else None
 
 
 def changed_modules(
     ns: Mapping[str, object], graph: HistoryGraph, names: Iterable[str]
 ) -> dict[str, str]:
-    """The module variables among ``names`` whose live version a cell changed in place.
+    """The module variables among ``names`` that a cell changed in a way a restore cannot
+    replay: stored, they would come back without the change.
 
     Returns
     -------
     dict
         name -> why a stored copy would be stale, naming the cell.
     """
-    live = graph.live()
-    executions = graph.executions
+    wanted = {n for n in names if is_module(ns.get(n))}
     found: dict[str, str] = {}
-    for name in names:
-        version = live.get(name)
-        if version is None or not issubclass(type(ns.get(name)), ModuleType):
-            continue
-        if not 0 <= version.version < len(executions):
-            continue
-        execution = executions[version.version]
-        if name in analyze_cell(execution.code).changed_through:
+    for execution in graph.executions:
+        for name in wanted.intersection(execution.extra.get(SETTINGS_NOT_REPLAYED, ())):
             cell = (
                 f"cell {execution.execution_count}"
                 if execution.execution_count is not None
@@ -47,3 +121,28 @@ def changed_modules(
                 "without them"
             )
     return found
+
+
+def replay(graph: HistoryGraph) -> list[str]:
+    """Run again, in history order, the settings statements recorded in ``graph``.
+
+    Each runs in a scratch namespace holding the modules it names, freshly imported: never in
+    the user's namespace, and before any variable is loaded (``sys.path.append`` must precede
+    unpickling what lives on that path).
+
+    Returns
+    -------
+    list of str
+        One note per statement that failed (the restore goes on without it).
+    """
+    notes: list[str] = []
+    for execution in graph.executions:
+        for source, bindings in execution.extra.get(SETTINGS, ()):
+            try:
+                scratch: dict[str, object] = {
+                    name: importlib.import_module(module) for name, module in bindings.items()
+                }
+                exec(compile(source, "<elastic settings replay>", "exec"), scratch)
+            except Exception as exc:
+                notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
+    return notes

@@ -16,10 +16,9 @@ import sys
 import sysconfig
 import time
 import warnings
-from collections.abc import Callable, Container, Iterable, MutableMapping
+from collections.abc import Callable, Container, Iterable, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from elastic_kernel.lineage.aliases import AliasIndex
 from elastic_kernel.lineage.analysis import GENERATOR_CONSTRUCTORS, CellAnalysis, analyze_cell
@@ -41,6 +40,7 @@ from elastic_kernel.lineage.graph import (
     VariableVersion,
 )
 from elastic_kernel.lineage.identity import identity
+from elastic_kernel.lineage.module_state import is_module, module_settings
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
 
@@ -296,11 +296,9 @@ class CellRecorder:
                 if name not in pending.candidates:
                     self._fresh_fingerprint(name, budget)
         # A module fingerprints as its name: its own changes are seen only in the code.
-        changed.update(
-            name
-            for name in pending.analysis.changed_through
-            if issubclass(type(self.ns.get(name)), ModuleType) and name in ids_after
-        )
+        modules = [n for n in pending.analysis.changed_through if is_module(self.ns.get(n))]
+        changed.update(n for n in modules if n in ids_after)
+        settings = module_settings(pending.code, self.ns, modules) if modules else {}
         for name in deleted:
             self._cache.pop(name, None)
             self._aliases.forget(name)
@@ -312,7 +310,7 @@ class CellRecorder:
                 "assumed modified (too large to check within the cell's budget, or not "
                 f"fingerprintable): {', '.join(sorted(unchecked))}"
             )
-        execution = self._build(pending, ok, duration, changed, deleted, effects)
+        execution = self._build(pending, ok, duration, changed, deleted, effects, settings)
         self.graph.append(execution)
         self.overhead_seconds += self._clock() - t0
         return execution
@@ -409,6 +407,7 @@ class CellRecorder:
         changed: Iterable[str],
         deleted: list[str],
         effects: CellEffects | None,
+        settings: Mapping[str, object],
     ) -> Execution:
         index = self.graph.next_index
         flags: set[str] = set()
@@ -432,7 +431,7 @@ class CellRecorder:
         if not ok:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
-        extra: dict[str, object] = {}
+        extra: dict[str, object] = dict(settings)
         rng_after = self._last_rng = capture_rng_state()
         if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.

@@ -245,9 +245,10 @@ def test_draws_from_another_global_bit_generator_replay_on_rerun(tmp_path: Path)
 
 @pytest.mark.slow
 def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path) -> None:
-    """A module is stored as a reference and comes back imported afresh: the cells that changed
-    its settings (pandas options, numpy print options, matplotlib rcParams, sys.path for a
-    local package) must run again for the restored session to behave the same."""
+    """A module is stored as a reference and comes back imported afresh: what cells changed in
+    it (pandas options, numpy print options, matplotlib rcParams, sys.path for a local package)
+    is replayed before anything loads, so the session behaves the same and the local package
+    unpickles at the first attempt."""
     for machine in ("a", "b"):
         (tmp_path / machine / "nb").mkdir(parents=True)
         (tmp_path / machine / "src").mkdir()
@@ -276,13 +277,11 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path) -> 
     finally:
         stop_kernel(km, kc)
     assert expected.split() == ["7", "3", "42.0", "True", "mylib"]
-    # Re-imported modules would be cheaper to store than to recompute: the plan re-runs the
-    # cells that changed them anyway.
-    assert "np, pd, plt, sys" in saved.stdout, saved.stdout
     km, kc = start_kernel(env=env, cwd=str(tmp_path / "b" / "nb"))
     try:
         restored = execute(kc, "%restore --wait")
         assert restored.ok, (saved.stdout, restored.stdout, restored.stderr, restored.error)
+        assert "failed to load" not in restored.stdout + restored.stderr, restored.stdout
         assert execute(kc, probe).stdout == expected
     finally:
         stop_kernel(km, kc)

@@ -1,0 +1,101 @@
+"""Library settings changed by cells: which statements replay on their own, and the replay."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from elastic_kernel.lineage import CellRecorder, Execution, HistoryGraph
+from elastic_kernel.lineage.module_state import (
+    SETTINGS,
+    SETTINGS_NOT_REPLAYED,
+    changed_modules,
+    module_settings,
+    replay,
+)
+
+NS: dict[str, object] = {"np": np, "sys": sys, "os": __import__("os"), "n": 3}
+
+
+@pytest.mark.parametrize(
+    ("code", "changed", "replayed", "not_replayed"),
+    [
+        (
+            "import numpy as np\nnp.set_printoptions(precision=3)\nx = 1",
+            ["np"],
+            [["np.set_printoptions(precision=3)", {"np": "numpy"}]],
+            None,
+        ),
+        (
+            "sys.path.append(os.path.join('..', 'src'))",
+            ["sys"],
+            [["sys.path.append(os.path.join('..', 'src'))", {"sys": "sys", "os": "os"}]],
+            None,
+        ),
+        # Reads a variable, binds a name, or runs in a loop: only a re-run reproduces it.
+        ("np.set_printoptions(precision=n)", ["np"], None, ["np"]),
+        ("for k in range(2):\n    np.set_printoptions(precision=k)", ["np"], None, ["np"]),
+        ("old = np.set_printoptions(precision=4)", ["np"], None, ["np"]),
+        ("n = 1", [], None, None),
+    ],
+)
+def test_which_statements_replay(
+    code: str, changed: list[str], replayed: object, not_replayed: object
+) -> None:
+    extras = module_settings(code, NS, changed)
+    assert extras.get(SETTINGS) == replayed
+    assert extras.get(SETTINGS_NOT_REPLAYED) == not_replayed
+
+
+def test_a_module_made_in_a_cell_cannot_be_imported_again() -> None:
+    ns = {"m": types.ModuleType("m")}
+    assert module_settings("m.v = 2", ns, ["m"]) == {SETTINGS_NOT_REPLAYED: ["m"]}
+
+
+def test_recorded_settings_replay_and_unreplayable_ones_make_the_module_stale() -> None:
+    ns: dict[str, object] = {}
+    recorder = CellRecorder(ns, hidden=set())
+    cells = [
+        "import numpy as np\nprecision = 5",
+        "np.set_printoptions(precision=4)",
+        "np.set_printoptions(linewidth=precision * 20)",
+    ]
+    before = np.get_printoptions()
+    try:
+        for i, code in enumerate(cells):
+            pending = recorder.start(code, execution_count=i + 1)
+            exec(code, ns)
+            recorder.finish(pending, ok=True)
+        np.set_printoptions(**before)
+        assert replay(recorder.graph) == []
+        assert np.get_printoptions()["precision"] == 4
+        stale = changed_modules(ns, recorder.graph, ["np", "precision"])
+        assert list(stale) == ["np"] and "cell 3" in stale["np"]
+    finally:
+        np.set_printoptions(**before)
+
+
+def test_a_failing_replay_is_a_note_not_an_error() -> None:
+    graph = HistoryGraph()
+    graph.append(
+        Execution(
+            index=0,
+            execution_count=1,
+            cell_id=None,
+            code="gone.flag = True",
+            started=0.0,
+            duration=0.0,
+            ok=True,
+            reads=(),
+            writes=(),
+            deletes=(),
+            extra={SETTINGS: [["gone.flag = True", {"gone": "no_such_module_anywhere"}]]},
+        )
+    )
+    notes = replay(graph)
+    assert len(notes) == 1
+    assert "could not replay 'gone.flag = True'" in notes[0]
+    assert "ModuleNotFoundError" in notes[0]
