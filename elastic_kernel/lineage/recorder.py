@@ -40,7 +40,11 @@ from elastic_kernel.lineage.graph import (
     VariableVersion,
 )
 from elastic_kernel.lineage.identity import identity
-from elastic_kernel.lineage.module_state import is_module, module_settings
+from elastic_kernel.lineage.module_state import (
+    SETTINGS_NOT_REPLAYED,
+    is_module,
+    module_settings,
+)
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
 
@@ -298,7 +302,10 @@ class CellRecorder:
         # A module fingerprints as its name: its own changes are seen only in the code.
         modules = [n for n in pending.analysis.changed_through if is_module(self.ns.get(n))]
         changed.update(n for n in modules if n in ids_after)
-        settings = module_settings(pending.code, self.ns, modules) if modules else {}
+        # A cell that raised may have stopped before some of its settings statements.
+        settings = module_settings(pending.code, self.ns, modules) if modules and ok else {}
+        if modules and not ok:
+            settings = {SETTINGS_NOT_REPLAYED: sorted(modules)}
         for name in deleted:
             self._cache.pop(name, None)
             self._aliases.forget(name)

@@ -99,3 +99,22 @@ def test_a_failing_replay_is_a_note_not_an_error() -> None:
     assert len(notes) == 1
     assert "could not replay 'gone.flag = True'" in notes[0]
     assert "ModuleNotFoundError" in notes[0]
+
+
+def test_a_cell_that_raised_replays_nothing() -> None:
+    ns: dict[str, object] = {}
+    recorder = CellRecorder(ns, hidden=set())
+    exec("import numpy as np", ns)
+    code = "np.set_printoptions(precision=4)\nraise ValueError('stopped')\nnp.seterr(all='ignore')"
+    before, errors = np.get_printoptions(), np.geterr()
+    pending = recorder.start(code, execution_count=1)
+    try:
+        with pytest.raises(ValueError):
+            exec(code, ns)
+    finally:
+        np.set_printoptions(**before)
+        np.seterr(**errors)
+    execution = recorder.finish(pending, ok=False)
+    assert execution is not None
+    assert SETTINGS not in execution.extra
+    assert execution.extra[SETTINGS_NOT_REPLAYED] == ["np"]
