@@ -285,3 +285,41 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path) -> 
         assert execute(kc, probe).stdout == expected
     finally:
         stop_kernel(km, kc)
+
+
+@pytest.mark.slow
+def test_rerun_cells_iterate_string_sets_in_the_same_order(tmp_path: Path) -> None:
+    """Kernels run with a fixed string-hash seed (unless the user chose one), so a set of
+    strings iterates the same way in the restored process and a recomputed value matches; the
+    cells' own environment and subprocesses stay as in a stock kernel."""
+    cells = ["order = list({'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'})"]
+    result = roundtrip(cells, store=str(tmp_path / "store"), checkpoint_args="--mode rerun-all")
+    assert result.restore.ok, (result.restore.stdout, result.restore.error)
+    assert "differs" not in result.restore.stdout + result.restore.stderr
+    assert result.problems() == []
+    env = dict(os.environ)
+    env.pop("PYTHONHASHSEED", None)
+    km, kc = start_kernel(env=env)
+    try:
+        probe = execute(
+            kc,
+            "import os, subprocess, sys\n"
+            "child = subprocess.run([sys.executable, '-c', 'import sys; "
+            "print(sys.flags.hash_randomization)'], capture_output=True, text=True).stdout\n"
+            "print(sys.flags.hash_randomization, os.environ.get('PYTHONHASHSEED'), child.strip())",
+        )
+    finally:
+        stop_kernel(km, kc)
+    assert probe.stdout.split() == ["0", "None", "1"]
+
+
+@pytest.mark.slow
+def test_a_hash_seed_the_user_chose_is_kept() -> None:
+    km, kc = start_kernel(env=dict(os.environ, PYTHONHASHSEED="random"))
+    try:
+        probe = execute(
+            kc, "import os, sys\nprint(sys.flags.hash_randomization, os.environ['PYTHONHASHSEED'])"
+        )
+    finally:
+        stop_kernel(km, kc)
+    assert probe.stdout.split() == ["1", "random"]
