@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from elastic_kernel.lineage.analysis import analyze_cell
-from elastic_kernel.lineage.module_state import replay as replay_settings
+from elastic_kernel.lineage.module_state import is_imported, recorded_settings
 from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
 from elastic_kernel.restore import (
     RestoreReport,
@@ -113,14 +113,17 @@ class BackgroundRestore:
         self._group_of = {name: g for g in self._groups for name in g.names}
         # The order is decided here: the loading thread must not read the graph the main
         # thread extends.
-        graph = self.graph
+        settings = recorded_settings(self.graph)
         self._loader = GroupLoader(
             store,
             manifest,
-            priority_order(graph, self._groups),
+            priority_order(self.graph, self._groups),
             wake=wake,
             delay=load_delay,
-            before=lambda: replay_settings(graph),
+            settings=(
+                [s for s in settings if is_imported(s)],
+                [s for s in settings if not is_imported(s)],
+            ),
         )
         self._lock = self._loader.lock
         self._events = self._loader.events

@@ -25,7 +25,7 @@ from elastic_kernel.lineage import (
 )
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
-from elastic_kernel.lineage.module_state import replay as replay_settings
+from elastic_kernel.lineage.module_state import recorded_settings, replay
 from elastic_kernel.planner import (
     MODE_STORE_ALL,
     STORE,
@@ -147,7 +147,7 @@ def restore_checkpoint(
     live = graph.live()
     names_before = set(ns)
     # Library settings first: sys.path must be extended before what lives on it is unpickled.
-    notes = replay_settings(graph)
+    notes = replay(recorded_settings(graph))
 
     # Load first, apply last: stored values must win over what re-runs produce, and knowing
     # which groups failed to load lets the plan recompute them instead.

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from elastic_kernel.lineage.module_state import Setting, replay
 from elastic_kernel.restore import verify_values
 from elastic_kernel.store import CheckpointStore, GroupPrefetcher, Manifest, deserialize_group
 
@@ -91,14 +92,17 @@ class GroupLoader:
         *,
         wake: Callable[[], None],
         delay: float = 0.0,
-        before: Callable[[], list[str]] = list,
+        settings: tuple[list[Setting], list[Setting]] = ([], []),
     ) -> None:
         self._store, self._manifest, self._order = store, manifest, order
         self._wake, self._delay = wake, delay
-        # Runs once, before the first group loads on any thread (settings replay: sys.path
-        # must be extended before what lives on it is unpickled); its notes end up here.
-        self._before: Callable[[], list[str]] | None = before
-        self._before_lock = threading.Lock()
+        # Library settings to replay: those whose modules are imported already go before the
+        # first group loads on any thread (sys.path must be extended before what lives on it
+        # is unpickled); those that import first go on the loading thread only, so that a cell
+        # loading its own small group does not wait for them.
+        self._instant: list[Setting] | None = settings[0]
+        self._importing = settings[1]
+        self._settings_lock = threading.Lock()
         self.notes: list[str] = []
         # Groups whose loading has begun, on the loading thread or another.
         self._taken: set[int] = set()
@@ -145,17 +149,15 @@ class GroupLoader:
             raise
 
     def _prepare(self) -> None:
-        with self._before_lock:
-            before, self._before = self._before, None
-            if before is not None:
-                try:
-                    self.notes.extend(before())
-                except Exception as exc:
-                    self.notes.append(f"{type(exc).__name__}: {exc}")
+        with self._settings_lock:
+            instant, self._instant = self._instant, None
+            if instant:
+                self.notes.extend(replay(instant))
 
     def _load_all(self) -> None:
         assert self._reads is not None
         self._prepare()
+        self.notes.extend(replay(self._importing))
         with self._reads:
             for group in self._order:
                 if self.claim(group):

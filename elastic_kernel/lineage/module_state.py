@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from types import ModuleType
@@ -25,9 +26,12 @@ from elastic_kernel.lineage.graph import HistoryGraph
 __all__ = [
     "SETTINGS",
     "SETTINGS_NOT_REPLAYED",
+    "Setting",
     "changed_modules",
+    "is_imported",
     "is_module",
     "module_settings",
+    "recorded_settings",
     "replay",
 ]
 
@@ -123,12 +127,30 @@ def changed_modules(
     return found
 
 
-def replay(graph: HistoryGraph) -> list[str]:
-    """Run again, in history order, the settings statements recorded in ``graph``.
+Setting = tuple[str, dict[str, str]]
+"""A settings statement and the modules it names: ``(source, {name: module})``."""
 
-    Each runs in a scratch namespace holding the modules it names, freshly imported: never in
-    the user's namespace, and before any variable is loaded (``sys.path.append`` must precede
-    unpickling what lives on that path).
+
+def recorded_settings(graph: HistoryGraph) -> list[Setting]:
+    """The settings statements recorded in ``graph``, in history order."""
+    return [
+        (str(source), dict(bindings))
+        for execution in graph.executions
+        for source, bindings in execution.extra.get(SETTINGS, ())
+    ]
+
+
+def is_imported(setting: Setting) -> bool:
+    """Whether every module ``setting`` names is imported already (replaying it is instant)."""
+    return all(module in sys.modules for module in setting[1].values())
+
+
+def replay(settings: Iterable[Setting]) -> list[str]:
+    """Run ``settings`` again, in order.
+
+    Each runs in a scratch namespace holding the modules it names, imported if need be: never
+    in the user's namespace. A restore does this before loading anything that may need it
+    (``sys.path.append`` must precede unpickling what lives on that path).
 
     Returns
     -------
@@ -136,13 +158,12 @@ def replay(graph: HistoryGraph) -> list[str]:
         One note per statement that failed (the restore goes on without it).
     """
     notes: list[str] = []
-    for execution in graph.executions:
-        for source, bindings in execution.extra.get(SETTINGS, ()):
-            try:
-                scratch: dict[str, object] = {
-                    name: importlib.import_module(module) for name, module in bindings.items()
-                }
-                exec(compile(source, "<elastic settings replay>", "exec"), scratch)
-            except Exception as exc:
-                notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
+    for source, bindings in settings:
+        try:
+            scratch: dict[str, object] = {
+                name: importlib.import_module(module) for name, module in bindings.items()
+            }
+            exec(compile(source, "<elastic settings replay>", "exec"), scratch)
+        except Exception as exc:
+            notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
     return notes

@@ -244,7 +244,8 @@ def test_draws_from_another_global_bit_generator_replay_on_rerun(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["background", "blocking"])
+def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path, mode: str) -> None:
     """A module is stored as a reference and comes back imported afresh: what cells changed in
     it (pandas options, numpy print options, matplotlib rcParams, sys.path for a local package)
     is replayed before anything loads, so the session behaves the same and the local package
@@ -277,9 +278,9 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path) -> 
     finally:
         stop_kernel(km, kc)
     assert expected.split() == ["7", "3", "42.0", "True", "mylib"]
-    km, kc = start_kernel(env=env, cwd=str(tmp_path / "b" / "nb"))
+    km, kc = start_kernel(env=dict(env, ELASTIC_RESTORE=mode), cwd=str(tmp_path / "b" / "nb"))
     try:
-        restored = execute(kc, "%restore --wait")
+        restored = execute(kc, "%restore --wait" if mode == "background" else "%restore")
         assert restored.ok, (saved.stdout, restored.stdout, restored.stderr, restored.error)
         assert "failed to load" not in restored.stdout + restored.stderr, restored.stdout
         assert execute(kc, probe).stdout == expected

@@ -13,7 +13,9 @@ from elastic_kernel.lineage.module_state import (
     SETTINGS,
     SETTINGS_NOT_REPLAYED,
     changed_modules,
+    is_imported,
     module_settings,
+    recorded_settings,
     replay,
 )
 
@@ -70,7 +72,7 @@ def test_recorded_settings_replay_and_unreplayable_ones_make_the_module_stale() 
             exec(code, ns)
             recorder.finish(pending, ok=True)
         np.set_printoptions(**before)
-        assert replay(recorder.graph) == []
+        assert replay(recorded_settings(recorder.graph)) == []
         assert np.get_printoptions()["precision"] == 4
         stale = changed_modules(ns, recorder.graph, ["np", "precision"])
         assert list(stale) == ["np"] and "cell 3" in stale["np"]
@@ -95,7 +97,7 @@ def test_a_failing_replay_is_a_note_not_an_error() -> None:
             extra={SETTINGS: [["gone.flag = True", {"gone": "no_such_module_anywhere"}]]},
         )
     )
-    notes = replay(graph)
+    notes = replay(recorded_settings(graph))
     assert len(notes) == 1
     assert "could not replay 'gone.flag = True'" in notes[0]
     assert "ModuleNotFoundError" in notes[0]
@@ -118,3 +120,8 @@ def test_a_cell_that_raised_replays_nothing() -> None:
     assert execution is not None
     assert SETTINGS not in execution.extra
     assert execution.extra[SETTINGS_NOT_REPLAYED] == ["np"]
+
+
+def test_settings_whose_modules_are_imported_replay_instantly() -> None:
+    assert is_imported(("sys.path.append('x')", {"sys": "sys"}))
+    assert not is_imported(("gone.flag = 1", {"gone": "no_such_module_anywhere"}))
