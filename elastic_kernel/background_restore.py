@@ -26,6 +26,7 @@ from elastic_kernel.restore import (
     read_session,
     recompute_notes,
     replan_without,
+    replay_magics,
     rerun_cells,
     restore_final_rng,
     verify_values,
@@ -165,6 +166,8 @@ class BackgroundRestore:
         note = restore_final_rng(self.manifest)
         if note is not None:
             self._notes.append(note)
+        # On this (the main) thread: magics change the shell, which is not thread-safe.
+        self._notes.extend(replay_magics(self.graph, self._run_cell))
         self._loader.start()
 
     # The main thread ----------------------------------------------------------------------

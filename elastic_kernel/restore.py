@@ -25,7 +25,7 @@ from elastic_kernel.lineage import (
 )
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
-from elastic_kernel.lineage.module_state import recorded_settings, replay
+from elastic_kernel.lineage.module_state import recorded_magics, recorded_settings, replay
 from elastic_kernel.planner import (
     MODE_STORE_ALL,
     STORE,
@@ -44,6 +44,7 @@ __all__ = [
     "read_session",
     "recompute_notes",
     "replan_without",
+    "replay_magics",
     "rerun_cells",
     "restore_checkpoint",
     "restore_final_rng",
@@ -147,7 +148,7 @@ def restore_checkpoint(
     live = graph.live()
     names_before = set(ns)
     # Library settings first: sys.path must be extended before what lives on it is unpickled.
-    notes = replay(recorded_settings(graph))
+    notes = replay(recorded_settings(graph)) + replay_magics(graph, run_cell)
 
     # Load first, apply last: stored values must win over what re-runs produce, and knowing
     # which groups failed to load lets the plan recompute them instead.
@@ -247,6 +248,17 @@ def read_session(manifest: Manifest) -> tuple[HistoryGraph, ReplicationPlan]:
             "the elastic kernel?"
         ) from exc
     return graph, plan
+
+
+def replay_magics(graph: HistoryGraph, run_cell: RunCell) -> list[str]:
+    """Run the IPython settings magics the session ran (``%load_ext autoreload``,
+    ``%config ...``) in the user's shell, in order; a note for each that failed."""
+    notes: list[str] = []
+    for index, code in recorded_magics(graph):
+        error = run_cell(code, index)
+        if error is not None:
+            notes.append(f"could not replay {code}: {type(error).__name__}: {error}")
+    return notes
 
 
 def rerun_cells(

@@ -138,6 +138,11 @@ MUTATING_METHODS = frozenset(
         "__delitem__",
     }
 )
+# IPython's own settings, which a restore replays: `%load_ext autoreload`, `%autoreload 2`,
+# `%config InlineBackend.figure_format = 'retina'`, `%matplotlib widget`.
+SETTINGS_MAGICS = frozenset(
+    {"load_ext", "autoreload", "aimport", "config", "matplotlib", "precision", "xmode"}
+)
 # Shell escapes: `!cmd` and `x = !cmd`; `$name` / `{expr}` interpolate variables.
 SHELL_CALLS = frozenset({"system", "getoutput"})
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -149,6 +154,7 @@ class CellAnalysis:
 
     ``names`` is every name the cell's code mentions (loads, stores, deletes, ``global``
     declarations, names interpolated into shell commands): the candidates it may read or modify.
+    ``settings_magics`` are the IPython settings magics it runs, as ``(name, argument)``.
     ``changed_through`` holds the names whose attributes or items the cell assigns or deletes
     (``pd.options.display.max_rows = 7``, ``plt.rcParams['a'] = b``), changes with a mutating
     method (``sys.path.append(p)``) or reconfigures (``pd.set_option(...)``): for a module,
@@ -162,6 +168,7 @@ class CellAnalysis:
     attributes: set[str] = field(default_factory=set)
     calls: set[str] = field(default_factory=set)
     changed_through: set[str] = field(default_factory=set)
+    settings_magics: list[tuple[str, str]] = field(default_factory=list)
     is_seeded: bool = True
     is_dynamic: bool = False
     dynamic_reasons: list[str] = field(default_factory=list)
@@ -349,6 +356,8 @@ class _Visitor(ast.NodeVisitor):
         method = node.func.attr
         args = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
         if method == "run_line_magic" and len(args) >= 2 and isinstance(args[0], str):
+            if args[0] in SETTINGS_MAGICS and isinstance(args[1], str) and self.depth == 0:
+                self.result.settings_magics.append((args[0], args[1]))
             self._visit_magic(args[0], [args[1]])
         elif method == "run_cell_magic" and len(args) >= 3 and isinstance(args[0], str):
             self._visit_magic(args[0], [args[1], args[2]])

@@ -26,17 +26,22 @@ from elastic_kernel.lineage.graph import HistoryGraph
 __all__ = [
     "SETTINGS",
     "SETTINGS_NOT_REPLAYED",
+    "SHELL_SETTINGS",
     "Setting",
     "changed_modules",
     "is_imported",
     "is_module",
     "module_settings",
+    "recorded_magics",
     "recorded_settings",
     "replay",
 ]
 
 SETTINGS = "settings"
 """Execution extra: ``[[statement, {name: module}], ...]``, replayable on their own."""
+
+SHELL_SETTINGS = "shell_settings"
+"""Execution extra: ``[[magic, argument], ...]``, IPython settings (``%load_ext autoreload``)."""
 
 SETTINGS_NOT_REPLAYED = "settings_not_replayed"
 """Execution extra: names of modules the cell changed in ways that cannot be replayed."""
@@ -137,6 +142,16 @@ def recorded_settings(graph: HistoryGraph) -> list[Setting]:
         (str(source), dict(bindings))
         for execution in graph.executions
         for source, bindings in execution.extra.get(SETTINGS, ())
+    ]
+
+
+def recorded_magics(graph: HistoryGraph) -> list[tuple[int, str]]:
+    """The IPython settings magics recorded in ``graph``, in history order, as code to run in
+    the user's shell: ``(execution index, code)``."""
+    return [
+        (execution.index, f"get_ipython().run_line_magic({str(name)!r}, {str(argument)!r})")
+        for execution in graph.executions
+        for name, argument in execution.extra.get(SHELL_SETTINGS, ())
     ]
 
 

@@ -42,6 +42,7 @@ from elastic_kernel.lineage.graph import (
 from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.module_state import (
     SETTINGS_NOT_REPLAYED,
+    SHELL_SETTINGS,
     is_module,
     module_settings,
 )
@@ -439,6 +440,9 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = dict(settings)
+        magics = [m for m in pending.analysis.settings_magics if _replays(*m)]
+        if magics and ok:
+            extra[SHELL_SETTINGS] = [list(m) for m in magics]
         rng_after = self._last_rng = capture_rng_state()
         if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.
@@ -474,3 +478,9 @@ class CellRecorder:
             notes=tuple(notes),
             extra=extra,
         )
+
+
+def _replays(magic: str, argument: str) -> bool:
+    """Whether a settings magic changes anything a restored kernel lacks: ``%matplotlib
+    inline`` is the kernel's default (replaying it would only import matplotlib early)."""
+    return not (magic == "matplotlib" and argument.strip() in ("", "inline"))

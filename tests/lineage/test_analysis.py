@@ -111,3 +111,12 @@ def test_names_changed_through_attributes_items_and_settings_calls(
     cell: str, changed: set[str]
 ) -> None:
     assert analyze(cell).changed_through == changed
+
+
+def test_settings_magics_are_collected() -> None:
+    cell = "%load_ext autoreload\n%autoreload 2\n%config InlineBackend.figure_format = 'svg'\n%who"
+    assert analyze(cell).settings_magics == [
+        ("load_ext", "autoreload"),
+        ("autoreload", "2"),
+        ("config", "InlineBackend.figure_format = 'svg'"),
+    ]

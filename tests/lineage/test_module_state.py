@@ -15,6 +15,7 @@ from elastic_kernel.lineage.module_state import (
     changed_modules,
     is_imported,
     module_settings,
+    recorded_magics,
     recorded_settings,
     replay,
 )
@@ -125,3 +126,18 @@ def test_a_cell_that_raised_replays_nothing() -> None:
 def test_settings_whose_modules_are_imported_replay_instantly() -> None:
     assert is_imported(("sys.path.append('x')", {"sys": "sys"}))
     assert not is_imported(("gone.flag = 1", {"gone": "no_such_module_anywhere"}))
+
+
+def test_settings_magics_are_recorded_for_replay_except_the_default_backend() -> None:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    code = TransformerManager().transform_cell(
+        "%load_ext autoreload\n%matplotlib inline\n%matplotlib widget"
+    )
+    recorder = CellRecorder({}, hidden=set())
+    pending = recorder.start(code, execution_count=1)
+    recorder.finish(pending, ok=True)
+    assert recorded_magics(recorder.graph) == [
+        (0, "get_ipython().run_line_magic('load_ext', 'autoreload')"),
+        (0, "get_ipython().run_line_magic('matplotlib', 'widget')"),
+    ]
