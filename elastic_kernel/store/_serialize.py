@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import threading
 import types
+import typing
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -206,6 +207,10 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
         reduced = _reduce_special(obj, self.reducers)
         if reduced is not NotImplemented:
             return reduced
+        if type(obj) is typing.TypeVar and _TYPEVAR is not None:
+            by_value = _TYPEVAR[0](obj)
+            if by_value[0] is _TYPEVAR[1]:
+                return (_typevar_in_module, (by_value[1], obj.__module__))
         reduced = super().reducer_override(obj)
         if isinstance(obj, type) and type(reduced) is tuple and reduced[:1] == _SKELETON_CLASS:
             return _with_class_statement(obj, reduced)
@@ -213,6 +218,27 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
 
 
 _SKELETON_CLASS = (getattr(cloudpickle.cloudpickle, "_make_skeleton_class", object()),)
+_TYPEVAR: tuple[Callable[[object], Any], Callable[..., Any]] | None = (
+    (cloudpickle.cloudpickle._typevar_reduce, cloudpickle.cloudpickle._make_typevar)
+    if hasattr(cloudpickle.cloudpickle, "_typevar_reduce")
+    and hasattr(cloudpickle.cloudpickle, "_make_typevar")
+    else None
+)
+
+
+def _typevar_in_module(args: tuple[Any, ...], module: str) -> object:
+    """cloudpickle's rebuilt TypeVar, back in the module that defined it (TypeVar takes its
+    ``__module__`` from the calling frame, which would be cloudpickle's)."""
+    if _TYPEVAR is not None:
+        typevar = _TYPEVAR[1](*args)
+    else:  # a cloudpickle without these helpers: the same TypeVar, without shared identity
+        name, bound, constraints, covariant, contravariant = args[:5]
+        make: Callable[..., Any] = typing.TypeVar
+        typevar = make(
+            name, *constraints, bound=bound, covariant=covariant, contravariant=contravariant
+        )
+    typevar.__module__ = module
+    return typevar
 
 
 def _with_class_statement(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -226,7 +252,9 @@ def _with_class_statement(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...
     make, args, *rest = reduced
     statement = dict(args[3])
     own = vars(cls)
-    if "__slots__" in own:
+    if own.get("__slots__"):
+        # Empty slots (a NamedTuple's) only forbid a __dict__; typing.NamedTuple's metaclass
+        # refuses them in the class statement anyway.
         statement["__slots__"] = own["__slots__"]
     if cls.__qualname__ != cls.__name__:
         statement["__qualname__"] = cls.__qualname__

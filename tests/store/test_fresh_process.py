@@ -45,6 +45,17 @@ def make_local():
         pass
     return Local()
 
+import typing
+T = typing.TypeVar("T")
+
+class Pair(typing.NamedTuple):
+    a: int
+    b: list
+
+class Holder(typing.Generic[T]):
+    def __init__(self, v):
+        self.v = v
+
 base = np.arange(12.0)
 values = {
     "point": Point(3, -4),
@@ -57,6 +68,9 @@ values = {
     "frozen": Frozen(1, ["t"]),
     "slotted": Slotted(),
     "local": make_local(),
+    "T": T,
+    "pair": Pair(1, [2]),
+    "generic": Holder[int](3),
 }
 values["counter"].inc()
 values["holder"]["p"] = values["point"]
@@ -82,6 +96,9 @@ for name in ("frozen", "slotted"):
 assert ns["frozen"] == type(ns["frozen"])(1, ["t"]) and ns["slotted"]._b == [2]
 assert {"a", "_b"} <= set(vars(type(ns["slotted"])))
 assert type(ns["local"]).__qualname__ == "make_local.<locals>.Local"
+# cloudpickle alone rebuilds a TypeVar in its own module, and NamedTuples refuse slots.
+assert ns["T"].__module__ == "__main__" and type(ns["generic"]).__parameters__ == (ns["T"],)
+assert ns["pair"] == (1, [2]) and type(ns["pair"])._fields == ("a", "b")
 ns["base"][2] = 100.0
 assert ns["evens"][1] == 100.0
 print("ok")
