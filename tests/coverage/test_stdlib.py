@@ -125,12 +125,9 @@ def test_stdlib(scenario: Scenario, check_scenario: Any) -> None:
 
 
 @pytest.mark.coverage
-@pytest.mark.xfail(
-    reason="cloudpickle rebuilds a slotted class defined in the notebook without its slot "
-    "descriptors (instances get a __dict__, Frozen.key is missing)",
-    strict=True,
-)
 def test_slotted_dataclass_from_notebook(tmp_path: Any) -> None:
+    """cloudpickle alone rebuilds a slotted notebook class without its slot descriptors
+    (instances get a __dict__); the store passes the slots to the class statement."""
     from tests.coverage.harness import run_scenario
 
     scenario = Scenario(
