@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
-from elastic_kernel.lineage.analysis import analyze_cell
+from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
 from elastic_kernel.lineage.graph import HistoryGraph
 
 __all__ = [
@@ -72,30 +72,43 @@ def module_settings(code: str, ns: Mapping[str, object], changed: Iterable[str])
         except (SyntaxError, ValueError):
             return {SETTINGS_NOT_REPLAYED: sorted(modules)}
     replayable: list[list[object]] = []
-    covered: set[str] = set()
+    replayed: set[str] = set()
+    missed: set[str] = set()
     for statement in body:
         source = ast.unparse(statement)
         found = analyze_cell(source)
         touched = found.changed_through & modules.keys()
         if not touched:
             continue
-        named = {n: ns[n] for n in found.loads if n in ns and is_module(ns[n])}
-        others = found.loads - named.keys()
-        if found.stores or found.deletes or found.is_dynamic or others - _BUILTINS:
-            continue
-        if others & ns.keys():
-            continue  # a builtin the user rebound (``str = ...``)
-        bindings = {n: _importable_name(m) for n, m in named.items()}
-        if None in bindings.values():
-            continue
-        replayable.append([source, bindings])
-        covered |= touched
+        bindings = _replay_bindings(found, ns)
+        if bindings is None:
+            missed |= touched
+        else:
+            replayable.append([source, bindings])
+            replayed |= touched
     extras: dict[str, Any] = {}
     if replayable:
         extras[SETTINGS] = replayable
-    if modules.keys() - covered:
-        extras[SETTINGS_NOT_REPLAYED] = sorted(modules.keys() - covered)
+    # A module is stale unless every change the cell made to it replays.
+    stale = (modules.keys() - replayed) | missed
+    if stale:
+        extras[SETTINGS_NOT_REPLAYED] = sorted(stale)
     return extras
+
+
+def _replay_bindings(found: CellAnalysis, ns: Mapping[str, object]) -> dict[str, str] | None:
+    """The modules a statement names, if it can replay on its own: it binds and deletes no
+    name and reads nothing but importable modules and builtins the user has not rebound."""
+    named = {n: ns[n] for n in found.loads if n in ns and is_module(ns[n])}
+    others = found.loads - named.keys()
+    if found.stores or found.deletes or found.is_dynamic or others - _BUILTINS:
+        return None
+    if others & ns.keys():
+        return None
+    bindings = {n: _importable_name(m) for n, m in named.items()}
+    if any(module is None for module in bindings.values()):
+        return None
+    return {n: m for n, m in bindings.items() if m is not None}
 
 
 def _importable_name(module: object) -> str | None:

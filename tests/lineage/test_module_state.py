@@ -43,6 +43,13 @@ NS: dict[str, object] = {"np": np, "sys": sys, "os": __import__("os"), "n": 3}
         ("for k in range(2):\n    np.set_printoptions(precision=k)", ["np"], None, ["np"]),
         ("old = np.set_printoptions(precision=4)", ["np"], None, ["np"]),
         ("n = 1", [], None, None),
+        # One change replays, the other does not: the module is still stale.
+        (
+            "np.set_printoptions(precision=3)\nnp.set_printoptions(linewidth=n)",
+            ["np"],
+            [["np.set_printoptions(precision=3)", {"np": "numpy"}]],
+            ["np"],
+        ),
     ],
 )
 def test_which_statements_replay(
