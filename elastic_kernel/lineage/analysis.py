@@ -48,6 +48,8 @@ NEUTRAL_MAGICS = frozenset(
         "psearch",
         "page",
         "load_ext",
+        "env",
+        "set_env",
         "reload_ext",
         "autoreload",
         "aimport",
@@ -69,8 +71,6 @@ SIDE_EFFECT_MAGICS = frozenset(
         "conda",
         "mamba",
         "cd",
-        "env",
-        "set_env",
         "writefile",
         "bash",
         "sh",
@@ -138,10 +138,21 @@ MUTATING_METHODS = frozenset(
         "__delitem__",
     }
 )
-# IPython's own settings, which a restore replays: `%load_ext autoreload`, `%autoreload 2`,
-# `%config InlineBackend.figure_format = 'retina'`, `%matplotlib widget`.
+# IPython's own settings and the process environment, which a restore replays: `%load_ext
+# autoreload`, `%autoreload 2`, `%config InlineBackend.figure_format = 'retina'`, `%matplotlib
+# widget`, `%env CUDA_VISIBLE_DEVICES=0`.
 SETTINGS_MAGICS = frozenset(
-    {"load_ext", "autoreload", "aimport", "config", "matplotlib", "precision", "xmode"}
+    {
+        "load_ext",
+        "autoreload",
+        "aimport",
+        "config",
+        "matplotlib",
+        "precision",
+        "xmode",
+        "env",
+        "set_env",
+    }
 )
 # Shell escapes: `!cmd` and `x = !cmd`; `$name` / `{expr}` interpolate variables.
 SHELL_CALLS = frozenset({"system", "getoutput"})

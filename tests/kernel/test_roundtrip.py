@@ -262,13 +262,14 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path, mod
         "sys.path.append('../src')\nimport mylib\nbox = mylib.Box([1, 2])",
         "pd.set_option('display.max_rows', 7)\nnp.set_printoptions(precision=3)",
         "plt.rcParams['figure.dpi'] = 42\nframe = pd.DataFrame({'a': range(20)})",
-        "%load_ext autoreload\n%autoreload 2\n%xmode Minimal",
+        "%load_ext autoreload\n%autoreload 2\n%xmode Minimal\n%env ELASTIC_TEST_SETTING=42",
     ]
     probe = (
-        "import IPython\nshell = IPython.get_ipython()\n"
+        "import IPython, os\nshell = IPython.get_ipython()\n"
         "print(pd.get_option('display.max_rows'), np.get_printoptions()['precision'], "
         "plt.rcParams['figure.dpi'], '../src' in sys.path, type(box).__module__, "
-        "'autoreload' in shell.magics_manager.magics['line'], shell.InteractiveTB.mode)"
+        "'autoreload' in shell.magics_manager.magics['line'], shell.InteractiveTB.mode, "
+        "os.environ.get('ELASTIC_TEST_SETTING'))"
     )
     env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="settings")
     km, kc = start_kernel(env=env, cwd=str(tmp_path / "a" / "nb"))
@@ -280,7 +281,7 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path, mod
         expected = execute(kc, probe).stdout
     finally:
         stop_kernel(km, kc)
-    assert expected.split() == ["7", "3", "42.0", "True", "mylib", "True", "Minimal"]
+    assert expected.split() == ["7", "3", "42.0", "True", "mylib", "True", "Minimal", "42"]
     km, kc = start_kernel(env=dict(env, ELASTIC_RESTORE=mode), cwd=str(tmp_path / "b" / "nb"))
     try:
         restored = execute(kc, "%restore --wait" if mode == "background" else "%restore")

@@ -77,7 +77,9 @@ def test_side_effect_cells(cell: str) -> None:
     assert not result.is_dynamic
 
 
-@pytest.mark.parametrize("cell", ["%matplotlib inline", "%config X.y = 1", "%elastic graph"])
+@pytest.mark.parametrize(
+    "cell", ["%matplotlib inline", "%config X.y = 1", "%elastic graph", "%env A=1"]
+)
 def test_neutral_magics(cell: str) -> None:
     result = analyze(cell)
     assert not result.is_dynamic
