@@ -166,7 +166,9 @@ class BackgroundRestore:
         note = restore_final_rng(self.manifest)
         if note is not None:
             self._notes.append(note)
-        # On this (the main) thread: magics change the shell, which is not thread-safe.
+        # On this (the main) thread: magics change the shell, which is not thread-safe; the
+        # instant settings (sys.path) first, as `%aimport` may need them.
+        self._loader.prepare()
         self._notes.extend(replay_magics(self.graph, self._run_cell))
         self._loader.start()
 

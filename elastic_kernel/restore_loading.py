@@ -148,7 +148,8 @@ class GroupLoader:
                 ).start()
             raise
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Replay the settings whose modules are imported already (once, on any thread)."""
         with self._settings_lock:
             instant, self._instant = self._instant, None
             if instant:
@@ -156,7 +157,7 @@ class GroupLoader:
 
     def _load_all(self) -> None:
         assert self._reads is not None
-        self._prepare()
+        self.prepare()
         self.notes.extend(replay(self._importing))
         with self._reads:
             for group in self._order:
@@ -179,7 +180,7 @@ class GroupLoader:
         raise AssertionError("unreachable")
 
     def _load(self, group: LoadingGroup) -> None:
-        self._prepare()
+        self.prepare()
         if self._delay:
             time.sleep(self._delay)
         started = time.perf_counter()
