@@ -31,6 +31,7 @@ __all__ = [
     "changed_modules",
     "is_imported",
     "is_module",
+    "magic_replays",
     "module_settings",
     "recorded_magics",
     "recorded_settings",
@@ -166,6 +167,12 @@ def recorded_magics(graph: HistoryGraph) -> list[tuple[int, str]]:
         for execution in graph.executions
         for name, argument in execution.extra.get(SHELL_SETTINGS, ())
     ]
+
+
+def magic_replays(magic: str, argument: str) -> bool:
+    """Whether a settings magic changes anything a restored kernel lacks: ``%matplotlib
+    inline`` is the kernel's default (replaying it would only import matplotlib early)."""
+    return not (magic == "matplotlib" and argument.strip() in ("", "inline"))
 
 
 def is_imported(setting: Setting) -> bool:

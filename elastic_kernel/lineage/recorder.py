@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from elastic_kernel.lineage.aliases import AliasIndex
-from elastic_kernel.lineage.analysis import GENERATOR_CONSTRUCTORS, CellAnalysis, analyze_cell
+from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
 from elastic_kernel.lineage.effects import (
     CellEffects,
     EffectWatcher,
@@ -40,10 +40,12 @@ from elastic_kernel.lineage.graph import (
     VariableVersion,
 )
 from elastic_kernel.lineage.identity import identity
+from elastic_kernel.lineage.known_names import GENERATOR_CONSTRUCTORS
 from elastic_kernel.lineage.module_state import (
     SETTINGS_NOT_REPLAYED,
     SHELL_SETTINGS,
     is_module,
+    magic_replays,
     module_settings,
 )
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
@@ -440,7 +442,7 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = dict(settings)
-        magics = [m for m in pending.analysis.settings_magics if _replays(*m)]
+        magics = [m for m in pending.analysis.settings_magics if magic_replays(*m)]
         if magics and ok:
             extra[SHELL_SETTINGS] = [list(m) for m in magics]
         rng_after = self._last_rng = capture_rng_state()
@@ -478,9 +480,3 @@ class CellRecorder:
             notes=tuple(notes),
             extra=extra,
         )
-
-
-def _replays(magic: str, argument: str) -> bool:
-    """Whether a settings magic changes anything a restored kernel lacks: ``%matplotlib
-    inline`` is the kernel's default (replaying it would only import matplotlib early)."""
-    return not (magic == "matplotlib" and argument.strip() in ("", "inline"))
