@@ -9,7 +9,6 @@ from __future__ import annotations
 import _thread
 import os
 import signal
-import stat
 import sys
 import threading
 import types
@@ -17,7 +16,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import xxhash
+from elastic_kernel.lineage.file_inputs import (
+    HASH_LIMIT,
+    FileInput,
+    check_file_inputs,
+    describe_file,
+    recorded_input_changes,
+)
+from elastic_kernel.lineage.nondeterminism import nondeterminism_reasons
 
 __all__ = [
     "CellEffects",
@@ -30,9 +36,6 @@ __all__ = [
     "nondeterminism_reasons",
     "recorded_input_changes",
 ]
-
-HASH_LIMIT = 2**20
-"""Files read that are smaller than this are hashed, so a touch without change is not a change."""
 
 MAX_EVENTS = 10_000
 """Raw events kept per cell; past this the cell is marked as having unrecorded effects."""
@@ -93,26 +96,6 @@ _WATCHED = frozenset(
     | set(_PROCESS_EVENTS)
     | _OTHER_EVENTS
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FileInput:
-    """A file a cell read, as it was right after the cell.
-
-    Attributes
-    ----------
-    path
-        Absolute path.
-    size, mtime_ns
-        ``os.stat`` size and modification time.
-    digest
-        xxh3-128 hex digest of the content when smaller than ``HASH_LIMIT`` bytes, else None.
-    """
-
-    path: str
-    size: int
-    mtime_ns: int
-    digest: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +326,7 @@ class EffectWatcher:
     def _stat_inputs(self, paths: Iterable[str]) -> list[FileInput]:
         inputs: list[FileInput] = []
         for path in dict.fromkeys(paths):
-            found = _describe_file(path, self._hash_limit)
+            found = describe_file(path, self._hash_limit)
             if found is not None:
                 inputs.append(found)
         return inputs
@@ -431,125 +414,3 @@ def _describe_other(event: str, args: tuple[object, ...]) -> str:
 def _short(value: object, limit: int = 200) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe_file(path: str, hash_limit: int) -> FileInput | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    digest = None
-    if info.st_size < hash_limit:
-        digest = _hash_file(path)
-    return FileInput(path, info.st_size, info.st_mtime_ns, digest)
-
-
-def _hash_file(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return xxhash.xxh3_128_hexdigest(handle.read())
-    except OSError:
-        return None
-
-
-def check_file_inputs(inputs: Iterable[FileInput]) -> list[str]:
-    """Reasons why re-running a cell would not read the same files.
-
-    Parameters
-    ----------
-    inputs
-        File inputs recorded for the cell.
-
-    Returns
-    -------
-    list[str]
-        One reason per input that vanished or changed (empty: all unchanged).
-    """
-    reasons: list[str] = []
-    for recorded in inputs:
-        current = _describe_file(recorded.path, HASH_LIMIT if recorded.digest else 0)
-        if current is None:
-            reasons.append(f"input file {recorded.path} no longer exists")
-        elif recorded.digest is not None:
-            if current.digest != recorded.digest:
-                reasons.append(f"input file {recorded.path} changed (content differs)")
-        elif (current.size, current.mtime_ns) != (recorded.size, recorded.mtime_ns):
-            reasons.append(f"input file {recorded.path} changed (size or mtime differs)")
-    return reasons
-
-
-def recorded_input_changes(file_inputs: object) -> list[str]:
-    """:func:`check_file_inputs` for inputs as an execution's ``extra["file_inputs"]`` holds
-    them (JSON dicts); malformed entries count as changed."""
-    if not isinstance(file_inputs, list):
-        return []
-    inputs: list[FileInput] = []
-    for entry in file_inputs:
-        try:
-            inputs.append(
-                FileInput(
-                    str(entry["path"]), int(entry["size"]), int(entry["mtime_ns"]), entry["digest"]
-                )
-            )
-        except (KeyError, TypeError, ValueError):
-            return [f"unreadable record of an input file: {entry!r}"]
-    return check_file_inputs(inputs)
-
-
-_NONDETERMINISTIC = {
-    "urandom": "os.urandom",
-    "getrandom": "os.getrandom",
-    "secrets": "secrets module",
-    "token_bytes": "secrets.token_bytes",
-    "token_hex": "secrets.token_hex",
-    "token_urlsafe": "secrets.token_urlsafe",
-    "uuid1": "uuid.uuid1",
-    "uuid4": "uuid.uuid4",
-    "time": "time.time (wall clock)",
-    "time_ns": "time.time_ns (wall clock)",
-    "perf_counter": "time.perf_counter (clock)",
-    "perf_counter_ns": "time.perf_counter_ns (clock)",
-    "monotonic": "time.monotonic (clock)",
-    "monotonic_ns": "time.monotonic_ns (clock)",
-    "process_time": "time.process_time (clock)",
-    "now": "datetime.now (wall clock)",
-    "utcnow": "datetime.utcnow (wall clock)",
-    "today": "date.today (wall clock)",
-    "SystemRandom": "random.SystemRandom",
-    "getpid": "os.getpid",
-}
-_UNSEEDED = {
-    "default_rng": "numpy Generator (seed unknown)",
-    "Generator": "numpy Generator (seed unknown)",
-    "RandomState": "numpy RandomState (seed unknown)",
-    "Random": "random.Random (seed unknown)",
-}
-
-
-def nondeterminism_reasons(names: Iterable[str], *, seeded: bool = False) -> list[str]:
-    """Sources of values a re-run cannot reproduce, from the names a cell uses.
-
-    Draws from the global ``random`` and legacy ``numpy.random`` generators are not listed:
-    their state is captured per cell (see :mod:`elastic_kernel.lineage.rng`).
-
-    Parameters
-    ----------
-    names
-        Global and attribute names the cell's code (and the user functions it calls) use,
-        like ``co_names``.
-    seeded
-        True when every generator constructor in the code got a literal seed argument, so
-        ``default_rng``/``RandomState``/``Random`` are reproducible.
-
-    Returns
-    -------
-    list[str]
-        Sorted, de-duplicated reasons (empty: nothing unreplayable detected).
-    """
-    present = set(names)
-    reasons = {reason for name, reason in _NONDETERMINISTIC.items() if name in present}
-    if not seeded:
-        reasons.update(reason for name, reason in _UNSEEDED.items() if name in present)
-    return sorted(reasons)

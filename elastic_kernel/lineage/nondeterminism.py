@@ -1,0 +1,64 @@
+"""Sources of values a re-run cannot reproduce (clocks, OS randomness, unseeded generators),
+recognised by the names a cell's code uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["nondeterminism_reasons"]
+
+_NONDETERMINISTIC = {
+    "urandom": "os.urandom",
+    "getrandom": "os.getrandom",
+    "secrets": "secrets module",
+    "token_bytes": "secrets.token_bytes",
+    "token_hex": "secrets.token_hex",
+    "token_urlsafe": "secrets.token_urlsafe",
+    "uuid1": "uuid.uuid1",
+    "uuid4": "uuid.uuid4",
+    "time": "time.time (wall clock)",
+    "time_ns": "time.time_ns (wall clock)",
+    "perf_counter": "time.perf_counter (clock)",
+    "perf_counter_ns": "time.perf_counter_ns (clock)",
+    "monotonic": "time.monotonic (clock)",
+    "monotonic_ns": "time.monotonic_ns (clock)",
+    "process_time": "time.process_time (clock)",
+    "now": "datetime.now (wall clock)",
+    "utcnow": "datetime.utcnow (wall clock)",
+    "today": "date.today (wall clock)",
+    "SystemRandom": "random.SystemRandom",
+    "getpid": "os.getpid",
+}
+_UNSEEDED = {
+    "default_rng": "numpy Generator (seed unknown)",
+    "Generator": "numpy Generator (seed unknown)",
+    "RandomState": "numpy RandomState (seed unknown)",
+    "Random": "random.Random (seed unknown)",
+}
+
+
+def nondeterminism_reasons(names: Iterable[str], *, seeded: bool = False) -> list[str]:
+    """Sources of values a re-run cannot reproduce, from the names a cell uses.
+
+    Draws from the global ``random`` and legacy ``numpy.random`` generators are not listed:
+    their state is captured per cell (see :mod:`elastic_kernel.lineage.rng`).
+
+    Parameters
+    ----------
+    names
+        Global and attribute names the cell's code (and the user functions it calls) use,
+        like ``co_names``.
+    seeded
+        True when every generator constructor in the code got a literal seed argument, so
+        ``default_rng``/``RandomState``/``Random`` are reproducible.
+
+    Returns
+    -------
+    list[str]
+        Sorted, de-duplicated reasons (empty: nothing unreplayable detected).
+    """
+    present = set(names)
+    reasons = {reason for name, reason in _NONDETERMINISTIC.items() if name in present}
+    if not seeded:
+        reasons.update(reason for name, reason in _UNSEEDED.items() if name in present)
+    return sorted(reasons)
