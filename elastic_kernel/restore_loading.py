@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from elastic_kernel.lineage.module_state import Setting, replay
+from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock
 from elastic_kernel.restore import verify_values
 from elastic_kernel.store import CheckpointStore, GroupPrefetcher, Manifest, deserialize_group
 
@@ -33,7 +34,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IMPORT_DEADLOCK_RETRIES = 5
 
 LOADED, APPLIED, WAITED_FOR, FAILED, RERUN, DONE = (
     "loaded",
@@ -203,12 +203,3 @@ class GroupLoader:
             self.seconds += time.perf_counter() - started
         group.ready.set()
         self._wake()
-
-
-def import_deadlock(exc: BaseException | None) -> bool:
-    """Whether ``exc`` was caused by importlib's ``_DeadlockError`` (a private class)."""
-    while exc is not None:
-        if type(exc).__name__ == "_DeadlockError":
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False

@@ -15,6 +15,7 @@ import ast
 import builtins
 import importlib
 import sys
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from types import ModuleType
@@ -22,6 +23,7 @@ from typing import Any
 
 from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
 from elastic_kernel.lineage.graph import HistoryGraph
+from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock
 
 __all__ = [
     "SETTINGS",
@@ -194,11 +196,17 @@ def replay(settings: Iterable[Setting]) -> list[str]:
     """
     notes: list[str] = []
     for source, bindings in settings:
-        try:
-            scratch: dict[str, object] = {
-                name: importlib.import_module(module) for name, module in bindings.items()
-            }
-            exec(compile(source, "<elastic settings replay>", "exec"), scratch)
-        except Exception as exc:
-            notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
+        for attempt in range(IMPORT_DEADLOCK_RETRIES):
+            try:
+                scratch: dict[str, object] = {
+                    name: importlib.import_module(module) for name, module in bindings.items()
+                }
+                exec(compile(source, "<elastic settings replay>", "exec"), scratch)
+            except Exception as exc:
+                # The loading thread may be importing the same modules (a background restore).
+                if import_deadlock(exc) and attempt + 1 < IMPORT_DEADLOCK_RETRIES:
+                    time.sleep(0.05)
+                    continue
+                notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
+            break
     return notes

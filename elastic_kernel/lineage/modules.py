@@ -1,9 +1,12 @@
-"""Optional libraries (numpy, torch) as the lineage code may use them: only when fully imported.
+"""Modules that another thread may be importing at the same moment.
 
-Another thread (a background restore, a user's own thread) may be importing numpy while a cell
-boundary is recorded; the half-built module is already in ``sys.modules`` but lacks most of its
-names (``numpy.generic``, ``numpy.random``), so it is treated as not imported yet: nothing in the
-namespace can be a numpy object before its import finishes.
+Two things follow. First, optional libraries (numpy, torch) are used by the lineage code only
+when fully imported: a background restore or a user's own thread may be importing numpy while a
+cell boundary is recorded, and the half-built module is already in ``sys.modules`` without most
+of its names (``numpy.generic``, ``numpy.random``). Nothing in the namespace can be a numpy
+object before its import finishes, so such a module counts as not imported yet. Second, two
+threads importing modules that import each other deadlock, and Python breaks the cycle by
+failing one of the imports; the thread whose import failed retries it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
-__all__ = ["imported"]
+__all__ = ["IMPORT_DEADLOCK_RETRIES", "import_deadlock", "imported"]
+
+IMPORT_DEADLOCK_RETRIES = 5
+"""Attempts at an import that two threads deadlocked on (Python fails one of them)."""
 
 
 def imported(name: str) -> ModuleType | None:
@@ -20,3 +26,12 @@ def imported(name: str) -> ModuleType | None:
     if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
         return None
     return module
+
+
+def import_deadlock(exc: BaseException | None) -> bool:
+    """Whether ``exc`` was caused by importlib's ``_DeadlockError`` (a private class)."""
+    while exc is not None:
+        if type(exc).__name__ == "_DeadlockError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib._bootstrap as bootstrap
 
 from elastic_kernel.errors import SerializationError
-from elastic_kernel.restore_loading import import_deadlock
+from elastic_kernel.lineage.modules import import_deadlock
 
 
 def _raised(inner: BaseException) -> SerializationError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,21 @@ def test_settings_magics_are_recorded_for_replay_except_the_default_backend() ->
         (0, "get_ipython().run_line_magic('load_ext', 'autoreload')"),
         (0, "get_ipython().run_line_magic('matplotlib', 'widget')"),
     ]
+
+
+def test_a_replay_that_hit_an_import_deadlock_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Python raises to the thread whose import it failed to break a two-thread cycle.
+    (tmp_path / "settings_twice.py").write_text(
+        "calls = 0\n"
+        "class _DeadlockError(RuntimeError):\n    pass\n"
+        "def apply():\n"
+        "    global calls\n"
+        "    calls += 1\n"
+        "    if calls == 1:\n"
+        "        raise ImportError('cycle') from _DeadlockError('deadlock detected')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert replay([("m.apply()", {"m": "settings_twice"})]) == []
+    assert sys.modules["settings_twice"].calls == 2
