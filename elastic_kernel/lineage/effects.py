@@ -14,7 +14,7 @@ import threading
 import types
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from elastic_kernel.lineage.file_inputs import (
     HASH_LIMIT,
@@ -265,6 +265,7 @@ class EffectWatcher:
             recording._effects = self._summarize(recorder, cwd)
 
     def _summarize(self, recorder: _Recorder, cwd: str) -> CellEffects:
+        start = cwd
         transient = _transient_files(recorder.events, cwd)
         effects: list[str] = []
         reads: list[str] = []
@@ -308,7 +309,7 @@ class EffectWatcher:
                 effects.append(_describe_other(event, args))
         if recorder.overflow:
             effects.append(f"{recorder.overflow} more events not recorded")
-        inputs = self._stat_inputs(path for path in reads if path not in written)
+        inputs = self._stat_inputs((path for path in reads if path not in written), start)
         return CellEffects(tuple(dict.fromkeys(effects)), tuple(inputs))
 
     def _is_ignored(self, path: str) -> bool:
@@ -323,11 +324,14 @@ class EffectWatcher:
         prefix = os.path.join(path, "")
         return any(root.startswith(prefix) for root in self._cache_dirs)
 
-    def _stat_inputs(self, paths: Iterable[str]) -> list[FileInput]:
+    def _stat_inputs(self, paths: Iterable[str], cwd: str) -> list[FileInput]:
         inputs: list[FileInput] = []
+        under = os.path.join(cwd, "")
         for path in dict.fromkeys(paths):
             found = describe_file(path, self._hash_limit)
             if found is not None:
+                if path.startswith(under):
+                    found = replace(found, relative=os.path.relpath(path, cwd))
                 inputs.append(found)
         return inputs
 

@@ -33,12 +33,16 @@ class FileInput:
         ``os.stat`` size and modification time.
     digest
         xxh3-128 hex digest of the content when smaller than ``HASH_LIMIT`` bytes, else None.
+    relative
+        The path relative to the cell's working directory, when the file lies under it: where
+        a restore on another machine (the project moved, the original path gone) looks for it.
     """
 
     path: str
     size: int
     mtime_ns: int
     digest: str | None
+    relative: str | None = None
 
 
 def describe_file(path: str, hash_limit: int) -> FileInput | None:
@@ -77,14 +81,19 @@ def check_file_inputs(inputs: Iterable[FileInput]) -> list[str]:
     """
     reasons: list[str] = []
     for recorded in inputs:
-        current = describe_file(recorded.path, HASH_LIMIT if recorded.digest else 0)
+        path = recorded.path
+        if recorded.relative is not None and not os.path.lexists(path):
+            # The project moved (another machine): the file where the cell will now read it,
+            # relative to the working directory it re-runs in.
+            path = os.path.abspath(recorded.relative)
+        current = describe_file(path, HASH_LIMIT if recorded.digest else 0)
         if current is None:
-            reasons.append(f"input file {recorded.path} no longer exists")
+            reasons.append(f"input file {path} no longer exists")
         elif recorded.digest is not None:
             if current.digest != recorded.digest:
-                reasons.append(f"input file {recorded.path} changed (content differs)")
+                reasons.append(f"input file {path} changed (content differs)")
         elif (current.size, current.mtime_ns) != (recorded.size, recorded.mtime_ns):
-            reasons.append(f"input file {recorded.path} changed (size or mtime differs)")
+            reasons.append(f"input file {path} changed (size or mtime differs)")
     return reasons
 
 
@@ -96,9 +105,14 @@ def recorded_input_changes(file_inputs: object) -> list[str]:
     inputs: list[FileInput] = []
     for entry in file_inputs:
         try:
+            relative = entry.get("relative")
             inputs.append(
                 FileInput(
-                    str(entry["path"]), int(entry["size"]), int(entry["mtime_ns"]), entry["digest"]
+                    str(entry["path"]),
+                    int(entry["size"]),
+                    int(entry["mtime_ns"]),
+                    entry["digest"],
+                    str(relative) if relative is not None else None,
                 )
             )
         except (KeyError, TypeError, ValueError):

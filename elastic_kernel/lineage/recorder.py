@@ -463,6 +463,7 @@ class CellRecorder:
         if effects is not None and effects.file_inputs:
             extra["file_inputs"] = [
                 {"path": i.path, "size": i.size, "mtime_ns": i.mtime_ns, "digest": i.digest}
+                | ({} if i.relative is None else {"relative": i.relative})
                 for i in effects.file_inputs
             ]
         return Execution(

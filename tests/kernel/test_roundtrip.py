@@ -4,6 +4,7 @@ check every variable and alias with the oracle."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,34 @@ def test_a_hash_seed_the_user_chose_is_kept() -> None:
     finally:
         stop_kernel(km, kc)
     assert probe.stdout.split() == ["1", "random"]
+
+
+@pytest.mark.slow
+def test_a_moved_project_re_runs_cells_that_read_its_files(tmp_path: Path) -> None:
+    """The notebook's directory is copied to another machine (another path) and the original is
+    gone: a re-run reads the data file at the same place relative to the notebook, once its
+    content is checked to be the same."""
+    for machine in ("a", "b"):
+        (tmp_path / machine).mkdir()
+        rows = "\n".join(f"{i},{2 * i}" for i in range(100))
+        (tmp_path / machine / "data.csv").write_text("x,y\n" + rows + "\n")
+    cells = [
+        "import pandas as pd\nframe = pd.read_csv('data.csv')",
+        "total = int(frame['y'].sum())",
+    ]
+    env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="moved")
+    km, kc = start_kernel(env=env, cwd=str(tmp_path / "a"))
+    try:
+        for cell in cells:
+            assert execute(kc, cell).ok, cell
+        assert execute(kc, "%checkpoint --mode rerun-all").ok
+    finally:
+        stop_kernel(km, kc)
+    shutil.rmtree(tmp_path / "a")
+    km, kc = start_kernel(env=env, cwd=str(tmp_path / "b"))
+    try:
+        restored = execute(kc, "%restore --wait")
+        assert restored.ok, (restored.stdout, restored.stderr, restored.error)
+        assert execute(kc, "print(total)").stdout == "9900\n"
+    finally:
+        stop_kernel(km, kc)

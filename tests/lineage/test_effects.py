@@ -228,3 +228,24 @@ def test_library_caches_are_neither_effects_nor_inputs(tmp_path: Path) -> None:
         elsewhere.write_text("x")
     assert recording.effects.side_effects == (f"wrote {elsewhere}",)
     assert recording.effects.file_inputs == ()
+
+
+def test_inputs_under_the_working_directory_are_found_again_after_a_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, moved = tmp_path / "machine-a", tmp_path / "machine-b"
+    (first / "data").mkdir(parents=True)
+    (first / "data" / "in.csv").write_text("x\n1\n")
+    monkeypatch.chdir(first)
+    with EffectWatcher().watch() as recording:
+        (first / "data" / "in.csv").read_text()
+    (recorded,) = recording.effects.file_inputs
+    assert recorded.relative == os.path.join("data", "in.csv")
+    # The project moves to another directory (machine): the same content is accepted there.
+    os.rename(first, moved)
+    monkeypatch.chdir(moved)
+    assert check_file_inputs([recorded]) == []
+    (moved / "data" / "in.csv").write_text("x\n2\n")
+    assert check_file_inputs([recorded]) == [
+        f"input file {moved / 'data' / 'in.csv'} changed (content differs)"
+    ]
