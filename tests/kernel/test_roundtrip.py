@@ -349,7 +349,8 @@ def test_a_moved_project_re_runs_cells_that_read_its_files(tmp_path: Path) -> No
     try:
         for cell in cells:
             assert execute(kc, cell).ok, cell
-        assert execute(kc, "%checkpoint --mode rerun-all").ok
+        saved = execute(kc, "%checkpoint --mode rerun-all")
+        assert "recompute  3 variables: frame, pd, total" in saved.stdout, saved.stdout
     finally:
         stop_kernel(km, kc)
     shutil.rmtree(tmp_path / "a")
@@ -357,6 +358,7 @@ def test_a_moved_project_re_runs_cells_that_read_its_files(tmp_path: Path) -> No
     try:
         restored = execute(kc, "%restore --wait")
         assert restored.ok, (restored.stdout, restored.stderr, restored.error)
+        assert "3 recomputed by re-running 2 cells" in restored.stdout, restored.stdout
         assert execute(kc, "print(total)").stdout == "9900\n"
     finally:
         stop_kernel(km, kc)
