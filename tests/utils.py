@@ -249,6 +249,29 @@ class Roundtrip:
         return compare(self.before, self.after)
 
 
+def checkpoint_session(
+    cells: Iterable[str],
+    env: dict[str, str],
+    *,
+    cwd: str | None = None,
+    checkpoint: str = "%checkpoint",
+    probe: str | None = None,
+) -> tuple[ExecResult, str]:
+    """Run ``cells`` in a fresh kernel, checkpoint, then run ``probe`` (if any) and stop the
+    kernel: the checkpoint's output and what the probe printed."""
+    km, kc = start_kernel(cwd=cwd, env=env)
+    try:
+        for cell in cells:
+            result = execute(kc, cell)
+            assert result.ok, (cell, result.error)
+        saved = execute(kc, checkpoint)
+        assert saved.ok, (saved.stdout, saved.stderr, saved.error)
+        printed = execute(kc, probe).stdout if probe is not None else ""
+    finally:
+        stop_kernel(km, kc)
+    return saved, printed
+
+
 def roundtrip(
     cells: Iterable[str],
     *,

@@ -19,6 +19,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 
 from tests.utils import (
     TIMEOUT,
+    checkpoint_session,
     damaged_checkpoint,
     describe_session,
     execute,
@@ -48,16 +49,10 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A checkpoint of CELLS (everything stored) and what PROBE printed before it."""
     store = tmp_path_factory.mktemp("background") / "store"
     env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=SESSION)
-    km, kc = start_kernel(env=env)
-    try:
-        for cell in CELLS:
-            assert execute(kc, cell).ok, cell
-        result = execute(kc, "%checkpoint --mode store-all")
-        assert result.ok, result.stderr
-        # After the checkpoint: a recorded read of ``big`` would make it load first.
-        probe = execute(kc, PROBE).stdout
-    finally:
-        stop_kernel(km, kc)
+    # The probe runs after the checkpoint: a recorded read of ``big`` would make it load first.
+    _, probe = checkpoint_session(
+        CELLS, env, checkpoint="%checkpoint --mode store-all", probe=PROBE
+    )
     return store, probe
 
 

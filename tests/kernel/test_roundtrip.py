@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils import execute, roundtrip, start_kernel, stop_kernel
+from tests.utils import checkpoint_session, execute, roundtrip, start_kernel, stop_kernel
 
 SCENARIOS: dict[str, list[str]] = {
     "numpy views and shared buffers": [
@@ -273,15 +273,7 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path, mod
         "os.environ.get('ELASTIC_TEST_SETTING'))"
     )
     env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="settings")
-    km, kc = start_kernel(env=env, cwd=str(tmp_path / "a" / "nb"))
-    try:
-        for cell in cells:
-            assert execute(kc, cell).ok, cell
-        saved = execute(kc, "%checkpoint")
-        assert saved.ok, saved.error
-        expected = execute(kc, probe).stdout
-    finally:
-        stop_kernel(km, kc)
+    saved, expected = checkpoint_session(cells, env, cwd=str(tmp_path / "a" / "nb"), probe=probe)
     assert expected.split() == ["7", "3", "42.0", "True", "mylib", "True", "Minimal", "42"]
     km, kc = start_kernel(env=dict(env, ELASTIC_RESTORE=mode), cwd=str(tmp_path / "b" / "nb"))
     try:
@@ -345,14 +337,10 @@ def test_a_moved_project_re_runs_cells_that_read_its_files(tmp_path: Path) -> No
         "total = int(frame['y'].sum())",
     ]
     env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="moved")
-    km, kc = start_kernel(env=env, cwd=str(tmp_path / "a"))
-    try:
-        for cell in cells:
-            assert execute(kc, cell).ok, cell
-        saved = execute(kc, "%checkpoint --mode rerun-all")
-        assert "recompute  3 variables: frame, pd, total" in saved.stdout, saved.stdout
-    finally:
-        stop_kernel(km, kc)
+    saved, _ = checkpoint_session(
+        cells, env, cwd=str(tmp_path / "a"), checkpoint="%checkpoint --mode rerun-all"
+    )
+    assert "recompute  3 variables: frame, pd, total" in saved.stdout, saved.stdout
     shutil.rmtree(tmp_path / "a")
     km, kc = start_kernel(env=env, cwd=str(tmp_path / "b"))
     try:
