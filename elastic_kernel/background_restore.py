@@ -218,9 +218,9 @@ class BackgroundRestore:
             if not group.ready.is_set():
                 self._record(WAITED_FOR, group.names)
                 if self._loader.claim(group):
-                    # Not started by the loading thread: load it here rather than wait
-                    # behind whatever that thread is loading now.
-                    self._loader.load_here(group)
+                    # Not started by the loading thread: load it now, beside that thread,
+                    # rather than wait behind whatever it is loading.
+                    self._loader.load_apart(group)
                 self._wait(group.ready)
             if group.error is not None:
                 # Which variables the fallback recomputes is known once every load is over.

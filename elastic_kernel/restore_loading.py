@@ -136,17 +136,17 @@ class GroupLoader:
             self._taken.add(group.index)
             return True
 
-    def load_here(self, group: LoadingGroup) -> None:
-        """Load a claimed ``group`` on this thread; interrupted, hand it to a thread of its own
-        so that it still arrives."""
-        try:
-            self._load(group)
-        except BaseException:
-            if not group.ready.is_set():
-                threading.Thread(
-                    target=self._load, args=(group,), name="elastic-restore-handed-over"
-                ).start()
-            raise
+    def load_apart(self, group: LoadingGroup) -> None:
+        """Load a claimed ``group`` on a thread of its own, at once; the caller waits for
+        ``group.ready``.
+
+        Never on the caller's (main) thread: an interrupt landing in an import there would leave
+        a half-imported package behind, and could leave importlib's lock on that module held, so
+        that every later import of it (on the loading thread too) waits forever.
+        """
+        threading.Thread(
+            target=self._load, args=(group,), name="elastic-restore-claimed", daemon=True
+        ).start()
 
     def prepare(self) -> None:
         """Replay the settings whose modules are imported already (once, on any thread)."""
