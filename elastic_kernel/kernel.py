@@ -25,7 +25,7 @@ from elastic_kernel.comm import ElasticComm
 from elastic_kernel.config import library_cache_roots
 from elastic_kernel.errors import ElasticError
 from elastic_kernel.kernel_interrupts import InterruptSafeKernel
-from elastic_kernel.kernel_restore import RestoringKernel
+from elastic_kernel.kernel_restore import INTERRUPTED_BEFORE, INTERRUPTED_WAITING, RestoringKernel
 from elastic_kernel.kernel_settings import SettingsKernel
 from elastic_kernel.lineage.analysis import is_tooling_cell
 from elastic_kernel.lineage.recorder import CellRecorder, PendingExecution
@@ -191,18 +191,22 @@ class ElasticKernel(RestoringKernel, InterruptSafeKernel, SettingsKernel):
             everything = silent or not store_history or bool(user_expressions)
             if not self._wait_for_restore(transformed, is_tooling, everything, silent):
                 self._in_cell = False
-                return self._interrupted_reply()
+                return self._interrupted_reply(INTERRUPTED_WAITING)
             # Completions, widgets, frontend helpers and the kernel's own magics are not part
             # of the notebook's history.
             is_recorded = not (silent or not store_history or is_tooling)
             pending = self._start_recording(transformed, cell_id) if is_recorded else None
         except KeyboardInterrupt:
-            # An interrupt meant for the cell arrived before it started: every execute request
-            # must still get its reply, so run it unrecorded (IPython handles the interrupt).
-            self.log.warning("elastic: interrupted before the cell; it is not recorded")
+            # An interrupt meant for the cell arrived before it started (while the kernel let
+            # its warm-up imports finish, say): the cell does not run, as if the interrupt had
+            # landed on its first line, and it gets its reply. Running it anyway would also
+            # skip the wait for variables a background restore is still loading.
+            self.log.warning("elastic: interrupted before the cell started; it did not run")
             if pending is not None:
                 self.recorder.abandon(pending)
-            is_recorded, pending = False, None
+            self.recorder.namespace_touched()
+            self._in_cell = False
+            return self._interrupted_reply(INTERRUPTED_BEFORE)
         if not is_recorded:
             self.recorder.namespace_touched()
         started = time.perf_counter()

@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     from elastic_kernel.restore import RestoreReport
     from elastic_kernel.session import ElasticSession
 
-__all__ = ["RestoringKernel", "complete_pending"]
+__all__ = ["INTERRUPTED_BEFORE", "INTERRUPTED_WAITING", "RestoringKernel", "complete_pending"]
 
 # A name being typed at the end of the text before the cursor (not an attribute).
 IDENTIFIER_AT_END = re.compile(r"(?<![.\w])[A-Za-z_]\w*$")
+
+
+INTERRUPTED_WAITING = (
+    "interrupted while waiting for variables being restored; the restore goes on in the background"
+)
+INTERRUPTED_BEFORE = "interrupted before the cell started; it did not run"
 
 
 class RestoringKernel(IPythonKernel):  # type: ignore[misc]
@@ -87,14 +93,9 @@ class RestoringKernel(IPythonKernel):  # type: ignore[misc]
             self._restore_messages.clear()
         return True
 
-    def _interrupted_reply(self) -> dict[str, Any]:
-        """The reply of a cell interrupted while it waited for the restore (it did not run)."""
-        error = {
-            "ename": "KeyboardInterrupt",
-            "evalue": "interrupted while waiting for variables being restored; the restore "
-            "goes on in the background",
-            "traceback": [],
-        }
+    def _interrupted_reply(self, why: str) -> dict[str, Any]:
+        """The reply of a cell interrupted before its code started (it did not run)."""
+        error = {"ename": "KeyboardInterrupt", "evalue": why, "traceback": []}
         self.send_response(self.iopub_socket, "error", error)
         shell = self.shell
         assert shell is not None

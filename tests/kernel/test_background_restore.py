@@ -355,3 +355,36 @@ def test_the_first_cell_after_a_restore_is_recorded(tmp_path: Path, mode: str) -
     finally:
         stop_kernel(km, kc)
     assert any("y = x + 1" in e["code"] for e in graph["executions"])
+
+
+def test_interrupt_before_the_cell_starts_does_not_run_it(saved: tuple[Path, str]) -> None:
+    """An interrupt that lands before the cell's code (here while the kernel waits for its
+    warm-up, made slow on purpose): the cell does not run, and does not skip the wait for
+    variables a background restore is still loading."""
+    store, probe = saved
+    env = dict(
+        os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=SESSION, ELASTIC_TEST_LOAD_DELAY="3"
+    )
+    km, kc = start_kernel(env=env)
+    try:
+        assert execute(kc, "%restore").ok
+        slow_once = (
+            "import time\n_kernel = get_ipython().kernel\n_wait = _kernel.autosaver.wait_until_warm\n"
+            "def _slow(*args, **kwargs):\n"
+            "    _kernel.autosaver.wait_until_warm = _wait\n"
+            "    time.sleep(30)\n"
+            "_kernel.autosaver.wait_until_warm = _slow"
+        )
+        assert execute(kc, slow_once).ok
+        msg_id = kc.execute(f"ran = True\n{PROBE}")
+        wait_for_busy(kc, msg_id)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=TIMEOUT)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert "did not run" in reply["content"]["evalue"]
+        assert execute(kc, "print('ran' in globals())").stdout == "False\n"
+        assert execute(kc, PROBE).stdout == probe
+    finally:
+        stop_kernel(km, kc)
