@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager
 
 from tests.utils import (
     TIMEOUT,
@@ -174,24 +175,34 @@ def test_interrupt_while_waiting_leaves_the_kernel_usable(
     saved: tuple[Path, str],
 ) -> None:
     store, probe = saved
-    env = dict(
-        os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=SESSION, ELASTIC_TEST_LOAD_DELAY="3"
-    )
-    km, kc = start_kernel(env=env)
+    km, kc = start_kernel(env=slow_loading(store))
     try:
         assert execute(kc, "%restore").ok
-        msg_id = kc.execute(PROBE)
-        wait_for_busy(kc, msg_id)
-        km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=TIMEOUT)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = kc.get_shell_msg(timeout=TIMEOUT)
+        reply = interrupt_once_started(km, kc, PROBE)
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         assert execute(kc, "print(small)").stdout == "41\n"
         assert execute(kc, PROBE).stdout == probe
     finally:
         stop_kernel(km, kc)
+
+
+def slow_loading(store: Path) -> dict[str, str]:
+    """The environment of a kernel restoring from ``store`` with 3 s before each group loads."""
+    return dict(
+        os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=SESSION, ELASTIC_TEST_LOAD_DELAY="3"
+    )
+
+
+def interrupt_once_started(km: KernelManager, kc: BlockingKernelClient, code: str) -> Any:
+    """Send ``code``, interrupt the kernel once it has started on it, and return its reply."""
+    msg_id = kc.execute(code)
+    wait_for_busy(kc, msg_id)
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=TIMEOUT)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+    return reply
 
 
 def wait_for_busy(kc: BlockingKernelClient, msg_id: str) -> None:
@@ -362,10 +373,7 @@ def test_interrupt_before_the_cell_starts_does_not_run_it(saved: tuple[Path, str
     warm-up, made slow on purpose): the cell does not run, and does not skip the wait for
     variables a background restore is still loading."""
     store, probe = saved
-    env = dict(
-        os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION=SESSION, ELASTIC_TEST_LOAD_DELAY="3"
-    )
-    km, kc = start_kernel(env=env)
+    km, kc = start_kernel(env=slow_loading(store))
     try:
         assert execute(kc, "%restore").ok
         slow_once = (
@@ -376,12 +384,7 @@ def test_interrupt_before_the_cell_starts_does_not_run_it(saved: tuple[Path, str
             "_kernel.autosaver.wait_until_warm = _slow"
         )
         assert execute(kc, slow_once).ok
-        msg_id = kc.execute(f"ran = True\n{PROBE}")
-        wait_for_busy(kc, msg_id)
-        km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=TIMEOUT)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = kc.get_shell_msg(timeout=TIMEOUT)
+        reply = interrupt_once_started(km, kc, f"ran = True\n{PROBE}")
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         assert "did not run" in reply["content"]["evalue"]
         assert execute(kc, "print('ran' in globals())").stdout == "False\n"
