@@ -85,6 +85,13 @@ class Execution:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def label(self) -> str:
+        """How people know the execution: its prompt number, else its position in the history."""
+        if self.execution_count is not None:
+            return f"cell {self.execution_count}"
+        return f"execution #{self.index}"
+
+    @property
     def first_line(self) -> str:
         for line in self.code.splitlines():
             if line.strip():

@@ -136,14 +136,9 @@ def changed_modules(
     found: dict[str, str] = {}
     for execution in graph.executions:
         for name in wanted.intersection(execution.extra.get(SETTINGS_NOT_REPLAYED, ())):
-            cell = (
-                f"cell {execution.execution_count}"
-                if execution.execution_count is not None
-                else f"execution #{execution.index}"
-            )
             found[name] = (
-                f"a module whose settings {cell} changed; stored, it would be imported again "
-                "without them"
+                f"a module whose settings {execution.label} changed; stored, it would be imported "
+                "again without them"
             )
     return found
 

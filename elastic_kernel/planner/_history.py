@@ -23,7 +23,7 @@ from elastic_kernel.lineage.graph import (
     VariableVersion,
 )
 
-__all__ = ["DEFAULT_FORBIDDEN_FLAGS", "Blocker", "History", "cell_label"]
+__all__ = ["DEFAULT_FORBIDDEN_FLAGS", "Blocker", "History"]
 
 DEFAULT_FORBIDDEN_FLAGS: frozenset[str] = frozenset(
     {FLAG_SIDE_EFFECT, FLAG_NONDETERMINISTIC, FLAG_UNKNOWN_LINEAGE, FLAG_ERROR}
@@ -37,13 +37,6 @@ _FLAG_WORDS = {
 }
 
 
-def cell_label(execution: Execution) -> str:
-    """How people know an execution: its prompt number, else its position in the history."""
-    if execution.execution_count is not None:
-        return f"cell {execution.execution_count}"
-    return f"execution #{execution.index}"
-
-
 @dataclass(frozen=True, slots=True)
 class Blocker:
     """Why a value cannot be recomputed: the execution at fault (None: pre-history) and a reason."""
@@ -54,7 +47,7 @@ class Blocker:
 
 def _forbidden_reason(execution: Execution, flags: Iterable[str]) -> str:
     words = " and ".join(_FLAG_WORDS.get(flag, f"flagged {flag!r}") for flag in sorted(flags))
-    reason = f"depends on {cell_label(execution)} {words}"
+    reason = f"depends on {execution.label} {words}"
     if execution.notes:
         reason += f" ({'; '.join(execution.notes)})"
     return reason
@@ -96,7 +89,7 @@ class History:
         # NaN or negative durations come from clock trouble; they must not make re-running free.
         self.durations[index] = duration if duration > 0 else 0.0
         if index in self._forbidden:
-            reason = f"depends on {cell_label(execution)}: {self._forbidden[index]}"
+            reason = f"depends on {execution.label}: {self._forbidden[index]}"
             self.blocked[index] = Blocker(index, reason)
             return
         bad_flags = execution.flags & forbidden_flags
@@ -111,14 +104,13 @@ class History:
             if writer == PRE_HISTORY:
                 self.blocked[index] = Blocker(
                     index,
-                    f"{cell_label(execution)} reads {read.name!r}, "
-                    "which existed before tracking started",
+                    f"{execution.label} reads {read.name!r}, which existed before tracking started",
                 )
                 return
             if not 0 <= writer < index:
                 self.blocked[index] = Blocker(
                     index,
-                    f"{cell_label(execution)} reads {read}, which no earlier execution wrote "
+                    f"{execution.label} reads {read}, which no earlier execution wrote "
                     "(inconsistent lineage)",
                 )
                 return

@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Sequence
 
 from elastic_kernel.lineage.graph import HistoryGraph
-from elastic_kernel.planner._history import History, cell_label
+from elastic_kernel.planner._history import History
 from elastic_kernel.planner.plan import PlanTotals, ReplicationPlan, VariableDecision
 from elastic_kernel.units import format_bytes
 
@@ -106,7 +106,7 @@ _TOTAL_HEADERS = ("plan", "checkpoint", "restore", "stored", "re-run")
 def _label(index: int, graph: HistoryGraph) -> str:
     executions = graph.executions
     if 0 <= index < len(executions):
-        return cell_label(executions[index])
+        return executions[index].label
     return f"execution #{index}"
 
 
