@@ -33,11 +33,11 @@ __all__ = [
     "changed_modules",
     "is_imported",
     "is_module",
-    "magic_replays",
     "module_settings",
     "recorded_magics",
     "recorded_settings",
     "replay",
+    "settings_extras",
 ]
 
 SETTINGS = "settings"
@@ -55,6 +55,30 @@ _BUILTINS = frozenset(vars(builtins))
 def is_module(value: object) -> bool:
     """By type: ``isinstance`` would consult the object's own ``__class__``."""
     return issubclass(type(value), ModuleType)
+
+
+def settings_extras(
+    code: str,
+    magics: Iterable[tuple[str, str]],
+    ns: Mapping[str, object],
+    changed: Iterable[str],
+    *,
+    ok: bool,
+) -> dict[str, Any]:
+    """The execution extras for the settings a cell changed: the modules ``changed`` (names in
+    ``ns``) and the IPython settings ``magics`` it ran, as ``(name, argument)``.
+
+    A cell that raised replays nothing, as it may have stopped before some of them: the modules
+    it changed are stale instead.
+    """
+    modules = sorted(changed)
+    if not ok:
+        return {SETTINGS_NOT_REPLAYED: modules} if modules else {}
+    extras = module_settings(code, ns, modules)
+    replayed = [[name, argument] for name, argument in magics if _magic_replays(name, argument)]
+    if replayed:
+        extras[SHELL_SETTINGS] = replayed
+    return extras
 
 
 def module_settings(code: str, ns: Mapping[str, object], changed: Iterable[str]) -> dict[str, Any]:
@@ -166,7 +190,7 @@ def recorded_magics(graph: HistoryGraph) -> list[tuple[int, str]]:
     ]
 
 
-def magic_replays(magic: str, argument: str) -> bool:
+def _magic_replays(magic: str, argument: str) -> bool:
     """Whether a settings magic changes anything a restored kernel lacks: ``%matplotlib
     inline`` is the kernel's default (replaying it would only import matplotlib early)."""
     return not (magic == "matplotlib" and argument.strip() in ("", "inline"))

@@ -41,13 +41,7 @@ from elastic_kernel.lineage.graph import (
 )
 from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.known_names import GENERATOR_CONSTRUCTORS
-from elastic_kernel.lineage.module_state import (
-    SETTINGS_NOT_REPLAYED,
-    SHELL_SETTINGS,
-    is_module,
-    magic_replays,
-    module_settings,
-)
+from elastic_kernel.lineage.module_state import is_module, settings_extras
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
 
@@ -305,10 +299,9 @@ class CellRecorder:
         # A module fingerprints as its name: its own changes are seen only in the code.
         modules = [n for n in pending.analysis.changed_through if is_module(self.ns.get(n))]
         changed.update(n for n in modules if n in ids_after)
-        # A cell that raised may have stopped before some of its settings statements.
-        settings = module_settings(pending.code, self.ns, modules) if modules and ok else {}
-        if modules and not ok:
-            settings = {SETTINGS_NOT_REPLAYED: sorted(modules)}
+        settings = settings_extras(
+            pending.code, pending.analysis.settings_magics, self.ns, modules, ok=ok
+        )
         for name in deleted:
             self._cache.pop(name, None)
             self._aliases.forget(name)
@@ -442,9 +435,6 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = dict(settings)
-        magics = [m for m in pending.analysis.settings_magics if magic_replays(*m)]
-        if magics and ok:
-            extra[SHELL_SETTINGS] = [list(m) for m in magics]
         rng_after = self._last_rng = capture_rng_state()
         if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.
