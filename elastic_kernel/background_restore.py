@@ -16,7 +16,12 @@ from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from elastic_kernel.lineage.analysis import analyze_cell
-from elastic_kernel.lineage.module_state import is_imported, recorded_settings
+from elastic_kernel.lineage.module_state import (
+    Setting,
+    is_imported,
+    recorded_settings,
+    replay,
+)
 from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
 from elastic_kernel.restore import (
     RestoreReport,
@@ -114,17 +119,20 @@ class BackgroundRestore:
         self._group_of = {name: g for g in self._groups for name in g.names}
         # The order is decided here: the loading thread must not read the graph the main
         # thread extends.
-        settings = recorded_settings(self.graph)
+        # Library settings whose modules are imported already replay at start, before any
+        # group loads on any thread (sys.path must be extended before what lives on it is
+        # unpickled); the others import first, on the loading thread.
+        self._instant_settings: list[Setting] = []
+        importing: list[Setting] = []
+        for setting in recorded_settings(self.graph):
+            (self._instant_settings if is_imported(setting) else importing).append(setting)
         self._loader = GroupLoader(
             store,
             manifest,
             priority_order(self.graph, self._groups),
             wake=wake,
             delay=load_delay,
-            settings=(
-                [s for s in settings if is_imported(s)],
-                [s for s in settings if not is_imported(s)],
-            ),
+            settings=importing,
         )
         self._lock = self._loader.lock
         self._events = self._loader.events
@@ -168,7 +176,7 @@ class BackgroundRestore:
             self._notes.append(note)
         # On this (the main) thread: magics change the shell, which is not thread-safe; the
         # instant settings (sys.path) first, as `%aimport` may need them.
-        self._loader.prepare()
+        self._notes.extend(replay(self._instant_settings))
         self._notes.extend(replay_magics(self.graph, self._run_cell))
         self._loader.start()
 

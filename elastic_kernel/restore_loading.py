@@ -92,17 +92,14 @@ class GroupLoader:
         *,
         wake: Callable[[], None],
         delay: float = 0.0,
-        settings: tuple[list[Setting], list[Setting]] = ([], []),
+        settings: list[Setting] | None = None,
     ) -> None:
         self._store, self._manifest, self._order = store, manifest, order
         self._wake, self._delay = wake, delay
-        # Library settings to replay: those whose modules are imported already go before the
-        # first group loads on any thread (sys.path must be extended before what lives on it
-        # is unpickled); those that import first go on the loading thread only, so that a cell
-        # loading its own small group does not wait for them.
-        self._instant: list[Setting] | None = settings[0]
-        self._importing = settings[1]
-        self._settings_lock = threading.Lock()
+        # Library settings that import their modules first: replayed on the loading thread,
+        # before its first group, so that a cell loading its own small group does not wait for
+        # them. Their notes end up in ``notes``.
+        self._settings = settings or []
         self.notes: list[str] = []
         # Groups whose loading has begun, on the loading thread or another.
         self._taken: set[int] = set()
@@ -148,17 +145,9 @@ class GroupLoader:
             target=self._load, args=(group,), name="elastic-restore-claimed", daemon=True
         ).start()
 
-    def prepare(self) -> None:
-        """Replay the settings whose modules are imported already (once, on any thread)."""
-        with self._settings_lock:
-            instant, self._instant = self._instant, None
-            if instant:
-                self.notes.extend(replay(instant))
-
     def _load_all(self) -> None:
         assert self._reads is not None
-        self.prepare()
-        self.notes.extend(replay(self._importing))
+        self.notes.extend(replay(self._settings))
         with self._reads:
             for group in self._order:
                 if self.claim(group):
@@ -180,7 +169,6 @@ class GroupLoader:
         raise AssertionError("unreachable")
 
     def _load(self, group: LoadingGroup) -> None:
-        self.prepare()
         if self._delay:
             time.sleep(self._delay)
         started = time.perf_counter()
