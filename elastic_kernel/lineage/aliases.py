@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import types
 from collections.abc import Container, Iterable, Mapping
-from typing import cast
 
 from elastic_kernel.lineage.holders import HolderIndex
 from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.links import linked_groups
+from elastic_kernel.lineage.module_state import is_module
 from elastic_kernel.lineage.snapshot import IdSnapshot
 
 __all__ = ["MODULE_DEPTH", "AliasIndex"]
@@ -57,10 +57,10 @@ class AliasIndex:
         for name in names:
             result |= self._holders.holders_of_any(self._reach[name][1])
             value = self.ns[name]
-            if issubclass(type(value), types.ModuleType):
+            if is_module(value):
                 # `h = sys.path` then `sys.path.append(p)`: module attributes are not walked
                 # (modules are shared by everyone), so look their values up in the index.
-                result.update(self._module_holders(cast(types.ModuleType, value), attributes))
+                result.update(self._module_holders(value, attributes))
         # A variable whose object graph was not fully walked may hide a link: be conservative.
         result |= self.incomplete
         return {n for n in result if n in ids}

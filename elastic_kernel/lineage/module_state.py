@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeGuard
 
 from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
 from elastic_kernel.lineage.graph import HistoryGraph
@@ -52,7 +52,7 @@ SETTINGS_NOT_REPLAYED = "settings_not_replayed"
 _BUILTINS = frozenset(vars(builtins))
 
 
-def is_module(value: object) -> bool:
+def is_module(value: object) -> TypeGuard[ModuleType]:
     """By type: ``isinstance`` would consult the object's own ``__class__``."""
     return issubclass(type(value), ModuleType)
 
