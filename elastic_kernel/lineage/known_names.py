@@ -26,19 +26,31 @@ DYNAMIC_ATTRIBUTES = frozenset({"user_ns", "user_global_ns", "__dict__", "module
 CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture", "debug"})
 # The kernel's own magics: cells made only of them are tooling, not part of the session.
 TOOLING_MAGICS = frozenset({"elastic", "checkpoint", "restore"})
-# Magics that neither read nor modify user variables (they may change IPython's own settings).
-NEUTRAL_MAGICS = frozenset(
+# IPython's own settings and the process environment, which a restore replays: `%load_ext
+# autoreload`, `%autoreload 2`, `%config InlineBackend.figure_format = 'retina'`, `%matplotlib
+# widget`, `%env CUDA_VISIBLE_DEVICES=0`.
+SETTINGS_MAGICS = frozenset(
     {
-        "matplotlib",
+        "load_ext",
+        "autoreload",
+        "aimport",
         "config",
+        "matplotlib",
+        "precision",
+        "xmode",
+        "env",
+        "set_env",
+    }
+)
+# Magics that neither read nor modify user variables (they may change IPython's own settings).
+NEUTRAL_MAGICS = SETTINGS_MAGICS | frozenset(
+    {
         "who",
         "whos",
         "who_ls",
         "pwd",
         "lsmagic",
         "magic",
-        "precision",
-        "xmode",
         "colors",
         "history",
         "pinfo",
@@ -49,12 +61,7 @@ NEUTRAL_MAGICS = frozenset(
         "pfile",
         "psearch",
         "page",
-        "load_ext",
-        "env",
-        "set_env",
         "reload_ext",
-        "autoreload",
-        "aimport",
         "html",
         "HTML",
         "markdown",
@@ -138,22 +145,6 @@ MUTATING_METHODS = frozenset(
         "discard",
         "__setitem__",
         "__delitem__",
-    }
-)
-# IPython's own settings and the process environment, which a restore replays: `%load_ext
-# autoreload`, `%autoreload 2`, `%config InlineBackend.figure_format = 'retina'`, `%matplotlib
-# widget`, `%env CUDA_VISIBLE_DEVICES=0`.
-SETTINGS_MAGICS = frozenset(
-    {
-        "load_ext",
-        "autoreload",
-        "aimport",
-        "config",
-        "matplotlib",
-        "precision",
-        "xmode",
-        "env",
-        "set_env",
     }
 )
 # Shell escapes: `!cmd` and `x = !cmd`; `$name` / `{expr}` interpolate variables.
