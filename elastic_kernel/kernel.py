@@ -30,6 +30,7 @@ from elastic_kernel.kernel_settings import SettingsKernel
 from elastic_kernel.lineage.analysis import is_tooling_cell
 from elastic_kernel.lineage.recorder import CellRecorder, PendingExecution
 from elastic_kernel.magics import ElasticMagics
+from elastic_kernel.rerun import run_code
 from elastic_kernel.session import ElasticSession, SessionSettings
 
 __all__ = ["ElasticKernel"]
@@ -98,25 +99,13 @@ class ElasticKernel(RestoringKernel, InterruptSafeKernel, SettingsKernel):
         """Re-run a recorded cell in the user namespace, silently (restore)."""
         shell = self.ipython
         with capture_output():
-            try:
-                # The shell's own __future__ flags, not this module's (``annotations``).
-                compiled = compile(
-                    code,
-                    f"<elastic re-run of execution #{index}>",
-                    "exec",
-                    flags=shell.compile.flags,
-                    dont_inherit=True,
-                )
-            except SyntaxError:
-                # Top-level await and the like: let IPython run it.
-                result = shell.run_cell(code, store_history=False, silent=True)
-                error = result.error_before_exec or result.error_in_exec
-                return error if isinstance(error, BaseException) else None
-            try:
-                exec(compiled, shell.user_ns)
-            except Exception as exc:
-                return exc
-        return None
+            # The shell's own compiler and __future__ flags, not this module's (``annotations``).
+            return run_code(
+                code,
+                shell.user_ns,
+                compiler=shell.compile,
+                filename=f"<elastic re-run of execution #{index}>",
+            )
 
     @property
     def ipython(self) -> InteractiveShell:

@@ -179,6 +179,30 @@ def test_rerun_all_recreates_classes_and_annotations_exactly(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["background", "blocking"])
+def test_rerun_compiles_each_statement_like_ipython(
+    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function defined in the cell that imports what it calls, a cell with top-level
+    ``await``, and a function annotated under an earlier cell's ``from __future__`` import
+    (IPython keeps it for later cells) all come back identical when re-run from inside the
+    kernel's event loop."""
+    monkeypatch.setenv("ELASTIC_RESTORE", mode)
+    cells = [
+        "import math\ndef root(v):\n    return math.sqrt(v)\nr = root(16.0)",
+        "import asyncio\nasync def fetch():\n    await asyncio.sleep(0)\n    return [1, 2]\n"
+        "fetched = await fetch()\nafter_await = fetched + [3]",
+        "from __future__ import annotations",
+        "def typed(v: Later) -> Later:\n    return v\nhints = typed.__annotations__",
+    ]
+    result = roundtrip(cells, store=str(tmp_path), checkpoint_args="--mode rerun-all")
+    assert result.restore.ok, (result.restore.stdout, result.restore.stderr, result.restore.error)
+    assert "re-running cells [1], [2], [3], [4]" in result.checkpoint.stdout
+    assert "hints" in result.after["values"]
+    assert result.problems() == []
+
+
+@pytest.mark.slow
 def test_cells_whose_input_files_change_are_not_rerun(tmp_path: Path) -> None:
     data = tmp_path / "input.txt"
     data.write_text("first")
