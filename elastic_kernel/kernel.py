@@ -99,13 +99,18 @@ class ElasticKernel(RestoringKernel, InterruptSafeKernel, SettingsKernel):
         """Re-run a recorded cell in the user namespace, silently (restore)."""
         shell = self.ipython
         with capture_output():
+            # What IPython does around a silent cell, so its hooks leave the state they left
+            # the first time (matplotlib-inline draws and closes the cell's figures).
+            shell.events.trigger("pre_execute")
             # The shell's own compiler and __future__ flags, not this module's (``annotations``).
-            return run_code(
+            error = run_code(
                 code,
                 shell.user_ns,
                 compiler=shell.compile,
                 filename=f"<elastic re-run of execution #{index}>",
             )
+            shell.events.trigger("post_execute")
+        return error
 
     @property
     def ipython(self) -> InteractiveShell:

@@ -4,6 +4,7 @@ objects and pandas blocks are replaced by compact, exact descriptions of their c
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pickle
@@ -12,7 +13,7 @@ import sys
 import sysconfig
 import types
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import xxhash
@@ -56,6 +57,7 @@ _MANAGED_DICT = 1 << 4
 _POINTER = struct.calcsize("P")
 _PLAIN_BASES = frozenset({object, list, dict, set, frozenset, tuple, str, bytes, int, float})
 _STR_ONLY = frozenset({str})
+
 _VALUE_BASES: tuple[type[Any], ...] = (str, bytes, int, float)
 _SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__doc__", "__module__"})
 # Immutable builtin scalars: their pickle is their exact value, no pickler subclass needed.
@@ -128,6 +130,7 @@ class FingerprintPickler(pickle.Pickler):
         self._slots: dict[type, tuple[str, ...]] = {}
         self._plain: dict[type, bool] = {}
         self._pandas: dict[type, int] = {}
+        self._library: dict[type, Callable[[Any], Any] | None] = {}
         np = imported("numpy")
         self._ndarray: type | None = getattr(np, "ndarray", None)
 
@@ -154,6 +157,11 @@ class FingerprintPickler(pickle.Pickler):
             return token, ("weakref",), (obj(),)
         if cls is property:
             return token, ("property",), (obj.fget, obj.fset, obj.fdel)
+        if cls is functools.partial:
+            # Its __reduce__ says {} or None for the same (empty) __dict__, depending on
+            # whether anything has read the attribute yet (sizing it does).
+            parts = (obj.func, obj.args, obj.keywords or None, vars(obj) or None)
+            return token, ("partial",), parts
         if isinstance(obj, type):
             return self._reduce_class(obj)
         pandas_kind = self._pandas.get(cls)
@@ -168,6 +176,11 @@ class FingerprintPickler(pickle.Pickler):
             return token, ("pandas arrow", cls.__module__, cls.__qualname__), state
         if cls.__name__ == "ChunkedArray" and cls.__module__ == "pyarrow.lib":
             return reduce_arrow(obj, self._sink.charge)
+        library = self._library.get(cls, _reduce_unknown)
+        if library is _reduce_unknown:
+            library = self._library[cls] = _library_reducer(cls)
+        if library is not None:
+            return library(obj)
         if self._is_plain_class(cls):
             # All state of a plain Python class is in __dict__, slots and its container base:
             # hash them directly, even when __getstate__ would leave some out. Classes with
@@ -291,6 +304,44 @@ class FingerprintPickler(pickle.Pickler):
                     state = (state, base(obj))
                     break
         return token, ("object", cls.__module__, cls.__qualname__), state, items, pairs
+
+
+def _reduce_transform_node(node: Any) -> Any:
+    # Parents are keyed by id(): the same figure built again (a re-run cell, another
+    # process) has other keys, so only the parents themselves are content.
+    attrs = dict(vars(node))
+    attrs["_parents"] = tuple(attrs.get("_parents", {}).values())
+    return token, ("matplotlib transform", type(node).__qualname__), attrs
+
+
+def _reduce_callback_registry(registry: Any) -> Any:
+    # Its __getstate__ advances the callback counter (each fingerprint would change the figure)
+    # and pickling keeps only the callbacks marked picklable: those, without ids, are content.
+    kept = registry._pickled_cids
+    callbacks = tuple(
+        (signal, tuple(proxy() for cid, proxy in by_id.items() if cid in kept))
+        for signal, by_id in registry.callbacks.items()
+    )
+    return token, ("matplotlib callbacks",), (registry._signals, callbacks)
+
+
+# Library classes (and their subclasses) whose state holds process history, by (module, name).
+_LIBRARY_REDUCERS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("matplotlib.transforms", "TransformNode"): _reduce_transform_node,
+    ("matplotlib.cbook", "CallbackRegistry"): _reduce_callback_registry,
+}
+
+
+def _reduce_unknown(obj: Any) -> Any:
+    """Placeholder in the per-class cache for classes not looked up yet."""
+
+
+def _library_reducer(cls: type) -> Callable[[Any], Any] | None:
+    for klass in cls.__mro__:
+        reducer = _LIBRARY_REDUCERS.get((klass.__module__, klass.__qualname__))
+        if reducer is not None:
+            return reducer
+    return None
 
 
 def _has_default_reduce(cls: type) -> bool:

@@ -203,6 +203,25 @@ def test_rerun_compiles_each_statement_like_ipython(
 
 
 @pytest.mark.slow
+def test_recomputed_figures_and_partials_pass_verification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blocking restore checks every recomputed value against its checkpoint fingerprint:
+    an inline figure (drawn and closed after its cell) and a partial built again must match,
+    or the restore reports them as lost."""
+    monkeypatch.setenv("ELASTIC_RESTORE", "blocking")
+    cells = [
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+        "ax.plot([1, 2])\nax.set_title('t')",
+        "import functools\nclicks = []\nrecord = functools.partial(clicks.append, 1)\nrecord()",
+    ]
+    result = roundtrip(cells, store=str(tmp_path), checkpoint_args="--mode rerun-all")
+    assert result.restore.ok, (result.restore.stdout, result.restore.stderr, result.restore.error)
+    assert "re-running cells [1], [2]" in result.checkpoint.stdout
+    assert result.problems() == []
+
+
+@pytest.mark.slow
 def test_cells_whose_input_files_change_are_not_rerun(tmp_path: Path) -> None:
     data = tmp_path / "input.txt"
     data.write_text("first")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import subprocess
 import sys
 import threading
@@ -365,3 +366,41 @@ def test_fingerprint_many_skips_absent_names() -> None:
     assert set(result) == {"a", "lock"}
     assert result["a"] == fingerprint([1])
     assert result["lock"] is None
+
+
+def test_partial_fingerprint_ignores_whether_its_dict_was_read() -> None:
+    clicks: list[int] = []
+    callback = functools.partial(clicks.append, 1)
+    before = fingerprint(callback)
+    assert vars(callback) == {}  # creates the empty __dict__ its __reduce__ then reports
+    assert fingerprint(callback) == before
+    callback.keywords["extra"] = 2  # type: ignore[index]  # partial keywords is a dict
+    assert fingerprint(callback) != before
+
+
+FIGURE = (
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+    "from elastic_kernel.lineage.fingerprint import fingerprint\n"
+    "fig, ax = plt.subplots()\nax.plot([1, 2])\nax.set_title('t')\nfig.canvas.draw()\n"
+)
+
+
+def test_figure_fingerprints_do_not_change_the_figure_and_repeat_across_processes() -> None:
+    """matplotlib keys transform parents by id() and advances a callback counter in
+    __getstate__: a figure built the same way must still fingerprint the same, and
+    fingerprinting must not touch it."""
+    code = FIGURE + (
+        "counters = [fig._callbacks._cid_gen, fig._canvas_callbacks._cid_gen]\n"
+        "before = [repr(c) for c in counters]\n"
+        "first = fingerprint(fig)\n"
+        "assert fingerprint(fig) == first\n"
+        "assert [repr(c) for c in counters] == before, before\n"
+        "ax.set_title('other')\n"
+        "assert fingerprint(fig) != first\n"
+        "print(first.hex())"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == runs[1].stdout != ""
