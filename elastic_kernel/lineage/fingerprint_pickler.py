@@ -325,8 +325,29 @@ def _reduce_callback_registry(registry: Any) -> Any:
     return token, ("matplotlib callbacks",), (registry._signals, callbacks)
 
 
+def _reduce_tensor(tensor: Any) -> Any:
+    # torch pickles a tensor's storage with torch.save, whose archive carries a fresh
+    # serialization id: equal tensors would never hash alike. Dense CPU tensors are hashed
+    # from their elements (numpy's view of them); other layouts and devices keep torch's own.
+    torch = imported("torch")
+    if torch is None or tensor.layout != torch.strided or tensor.device.type != "cpu":
+        return NotImplemented
+    data = tensor.detach().resolve_conj().resolve_neg()
+    try:
+        values = data.numpy()
+    except (TypeError, RuntimeError):
+        # A dtype numpy lacks (bfloat16, float8): its bytes.
+        values = data.contiguous().reshape(-1).view(torch.uint8).numpy()
+    # Reading .grad of a non-leaf tensor makes torch warn, in the user's cell output.
+    grad = tensor.grad if tensor.is_leaf else None
+    kind = type(tensor)
+    header = ("torch tensor", kind.__module__, kind.__qualname__, str(tensor.dtype))
+    return token, (*header, tuple(tensor.shape), tensor.requires_grad), (values, grad, vars(tensor))
+
+
 # Library classes (and their subclasses) whose state holds process history, by (module, name).
 _LIBRARY_REDUCERS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("torch", "Tensor"): _reduce_tensor,
     ("matplotlib.transforms", "TransformNode"): _reduce_transform_node,
     ("matplotlib.cbook", "CallbackRegistry"): _reduce_callback_registry,
 }
@@ -441,9 +462,13 @@ def _hash_buffer(arr: Any) -> bytes:
     """xxh3-128 of an array's elements in C order; no copy when the array is contiguous."""
     # Always the logical C order, whatever the memory layout: a value must hash the same after
     # a round trip through pickle (which may change strides) and in another process.
+    np = sys.modules["numpy"]
+    if type(arr) is not np.ndarray:
+        # Subclasses reshape and view in their own ways (a masked array reshapes its mask
+        # too, and fails); their extra state is hashed from their __dict__.
+        arr = arr.view(np.ndarray)
     if arr.flags.c_contiguous:
         return xxhash.xxh3_128_digest(arr.reshape(-1).view("u1"))
-    np = sys.modules["numpy"]
     hasher = xxhash.xxh3_128()
     row_bytes = max(1, arr.nbytes // max(1, arr.shape[0]))
     step = max(1, _CHUNK // row_bytes)

@@ -404,3 +404,47 @@ def test_figure_fingerprints_do_not_change_the_figure_and_repeat_across_processe
         for _ in range(2)
     ]
     assert runs[0].stdout == runs[1].stdout != ""
+
+
+def _masked() -> Any:
+    return np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda o: o.__setitem__(2, 9.0),
+        lambda o: o.__setitem__(0, np.ma.masked),
+        lambda o: setattr(o, "fill_value", 7.0),
+    ],
+    ids=["data", "mask", "fill value"],
+)
+def test_masked_arrays_are_hashed_with_their_mask(mutate: Callable[[Any], None]) -> None:
+    arr = _masked()
+    before = fingerprint(arr)
+    assert before is not None and before == fingerprint(_masked())
+    mutate(arr)
+    assert fingerprint(arr) != before
+
+
+def test_torch_tensors_hash_by_content() -> None:
+    """torch pickles storages with a fresh serialization id each time: equal tensors must
+    still hash alike, and in-place changes, gradients and attributes must show."""
+    torch = pytest.importorskip("torch")
+    for make in (
+        lambda: torch.arange(6.0).reshape(2, 3),
+        lambda: torch.arange(6.0).reshape(2, 3).t(),
+        lambda: torch.ones(3, dtype=torch.bfloat16),
+        lambda: torch.nn.Parameter(torch.ones(2)),
+    ):
+        assert fingerprint(make()) == fingerprint(make()) is not None
+    assert fingerprint(torch.ones(2)) != fingerprint(torch.ones(2, dtype=torch.float64))
+    tensor = torch.ones(2, requires_grad=True)
+    for change in (
+        lambda: (tensor * 2).sum().backward(),
+        lambda: tensor.data.add_(1),
+        lambda: setattr(tensor, "tag", "x"),
+    ):
+        before = fingerprint(tensor)
+        change()
+        assert fingerprint(tensor) != before
