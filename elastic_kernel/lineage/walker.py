@@ -290,7 +290,8 @@ class Walker:
     @staticmethod
     def _push_tensor(tensor: Any, stack: list[object], bounds: list[tuple[int, int]]) -> None:
         """A torch tensor: its storage's byte range (views of one storage overlap), its base
-        (a view's ``_base``), its gradient and attributes."""
+        (a view's ``_base``), its gradient, the leaf tensors of its autograd graph and its
+        attributes."""
         try:
             storage = tensor.untyped_storage()
             low, size = storage.data_ptr(), storage.nbytes()
@@ -298,7 +299,13 @@ class Walker:
             low, size = 0, 0  # sparse and meta tensors have no plain storage
         if low and size:
             bounds.append((low, low + size))
-        stack.extend(x for x in (tensor._base, tensor.grad) if x is not None)
+        # Reading .grad of a non-leaf tensor makes torch warn, in the user's cell output.
+        grad = tensor.grad if tensor.is_leaf else None
+        stack.extend(x for x in (tensor._base, grad) if x is not None)
+        if tensor.grad_fn is not None:
+            # backward() on this tensor writes the gradients of the leaves it was computed
+            # from (a model's parameters): it shares state with them.
+            stack.extend(_autograd_leaves(tensor.grad_fn))
         state = getattr(tensor, "__dict__", None)
         if state:
             stack.extend(state.values())
@@ -374,3 +381,22 @@ def _cell_contents(cell: types.CellType) -> object:
         return cell.cell_contents
     except ValueError:
         return None
+
+
+def _autograd_leaves(root: Any) -> list[object]:
+    """The leaf tensors an autograd graph accumulates gradients into."""
+    leaves: list[object] = []
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        for following, _ in node.next_functions:
+            if following is None or id(following) in seen:
+                continue
+            seen.add(id(following))
+            leaf = getattr(following, "variable", None)
+            if leaf is not None:
+                leaves.append(leaf)
+            else:
+                todo.append(following)
+    return leaves

@@ -283,6 +283,14 @@ CASES = [
         "Q_m.set_params(alpha=3.0)",
         "Q_m",
     ),
+    case(
+        "torch_backward_fills_parameter_gradients",
+        "import torch\nQ_net = torch.nn.Linear(3, 1)\nQ_w = Q_net.weight\n"
+        "Q_loss = Q_net(torch.ones(2, 3)).sum()",
+        "Q_loss.backward()",
+        "Q_net",
+        "Q_w",
+    ),
     # magics and errors
     case("time_line_magic", "Q_x = []", "%time Q_x.append(1)", "Q_x"),
     case("time_cell_magic", "Q_x = []", "%%time\nQ_x.append(1)", "Q_x"),
@@ -395,3 +403,12 @@ def test_pure_read_records_no_write(
     execution = run(kc, prefixed(read, prefix))
     assert names(execution, "writes") == set()
     assert names(execution, "reads"), "a read cell must record what it read"
+
+
+def test_watching_a_non_leaf_tensor_prints_nothing(kc: BlockingKernelClient) -> None:
+    """torch warns when a non-leaf tensor's .grad is read: monitoring must not read it."""
+    setup = execute(kc, "import torch\nnl_w = torch.ones(2, requires_grad=True)")
+    assert setup.ok, setup.error
+    result = execute(kc, "nl_y = (nl_w * 2).sum()\nnl_z = nl_y")
+    assert result.ok, result.error
+    assert result.stderr == ""

@@ -39,7 +39,8 @@ def test_restore_reproduces_draws() -> None:
 def test_json_round_trip_reproduces_draws() -> None:
     state = capture_rng_state()
     text = state.to_json()
-    assert len(text) < 10_000
+    # torch's generator (when another test imported torch) adds its 5 kB state, base64-coded.
+    assert len(text) < 10_000 + 2 * len(state.torch or b"")
     first = _draws()
     restored = RngState.from_json(text)
     assert restored == state
