@@ -1,5 +1,5 @@
-"""Sources of values a re-run cannot reproduce (clocks, OS randomness, unseeded generators),
-recognised by the names a cell's code uses."""
+"""Sources of values a re-run cannot reproduce (clocks, OS randomness, unseeded generators,
+what the user typed), recognised by the names a cell's code uses."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ _NONDETERMINISTIC = {
     "today": "date.today (wall clock)",
     "SystemRandom": "random.SystemRandom",
     "getpid": "os.getpid",
+    "input": "input (what the user typed)",
+    "getpass": "getpass (what the user typed)",
 }
 _UNSEEDED = {
     "default_rng": "numpy Generator (seed unknown)",

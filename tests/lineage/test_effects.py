@@ -180,6 +180,7 @@ def test_nondeterminism_reasons() -> None:
     ]
     assert nondeterminism_reasons({"np", "random", "default_rng"}, seeded=True) == []
     assert nondeterminism_reasons({"random", "randint", "print", "len"}) == []
+    assert nondeterminism_reasons({"name", "input"}) == ["input (what the user typed)"]
 
 
 def test_exclusive_temp_file_created_and_removed_leaves_no_effect(tmp_path: Path) -> None:

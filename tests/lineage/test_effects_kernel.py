@@ -95,6 +95,15 @@ def test_unreplayable_sources_are_nondeterministic(kernel: BlockingKernelClient,
     assert "nondeterministic" in flags(e)
 
 
+def test_what_the_user_typed_is_nondeterministic(kernel: BlockingKernelClient) -> None:
+    """A restore re-runs cells with no one to answer input(): the cell must be stored."""
+    result = execute(
+        kernel, "fx_typed = input('name? ')", allow_stdin=True, stdin_reply=lambda _: "ada"
+    )
+    assert result.ok, result.error
+    assert "nondeterministic" in flags(last_execution(kernel))
+
+
 def test_nondeterminism_through_user_function(kernel: BlockingKernelClient) -> None:
     run(kernel, "import uuid\ndef fx12():\n    return uuid.uuid4().hex")
     e = run(kernel, "fx12_v = fx12()")
