@@ -10,6 +10,7 @@ restore started keeps the user's value.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping
@@ -23,9 +24,12 @@ from elastic_kernel.lineage.module_state import (
     replay,
 )
 from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
+from elastic_kernel.lineage.working_dir import current_dir
 from elastic_kernel.restore import (
+    CellDirs,
     RestoreReport,
     RunCell,
+    enter_session_dir,
     log_report,
     lost_after_reruns,
     read_session,
@@ -108,8 +112,11 @@ class BackgroundRestore:
         on_failure: Callable[[dict[str, str], str], None] = lambda _failed, _message: None,
         on_done: Callable[[RestoreReport], None] = lambda _report: None,
         load_delay: float = 0.0,
+        start_dir: str | None = None,
     ) -> None:
         self.manifest = manifest
+        self._start_dir = start_dir or current_dir() or os.sep
+        self._dirs = CellDirs.of(manifest, self._start_dir)
         self.graph, self.plan = read_session(manifest)
         self._store, self._ns, self._run_cell = store, ns, run_cell
         self._is_user_name = is_user_name
@@ -171,9 +178,10 @@ class BackgroundRestore:
 
     def start(self) -> None:
         """Put the random generators where the session left them and start loading."""
+        # Where the session was, before any user cell runs here.
+        moved = enter_session_dir(self.manifest, self._start_dir)
         note = restore_final_rng(self.manifest)
-        if note is not None:
-            self._notes.append(note)
+        self._notes.extend(n for n in (moved, note) if n is not None)
         # On this (the main) thread: magics change the shell, which is not thread-safe; the
         # instant settings (sys.path) first, as `%aimport` may need them.
         self._notes.extend(replay(self._instant_settings))
@@ -336,9 +344,7 @@ class BackgroundRestore:
         names_before = set(self._ns)
         rng = capture_rng_state()
         started = time.perf_counter()
-        failed_cells = rerun_cells(
-            self.graph, todo, self._run_cell, cwd=self.manifest.metadata.get("cwd")
-        )
+        failed_cells = rerun_cells(self.graph, todo, self._run_cell, dirs=self._dirs)
         self._rerun_seconds += time.perf_counter() - started
         # The user's generators go on where the user left them, not where the re-runs did.
         restore_rng_state(rng)

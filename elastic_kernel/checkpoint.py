@@ -32,6 +32,7 @@ from elastic_kernel.lineage import (
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
 from elastic_kernel.lineage.module_state import changed_modules
+from elastic_kernel.lineage.working_dir import relative_dir
 from elastic_kernel.planner import CostModel, ReplicationPlan, VariableInfo, solve_plan
 from elastic_kernel.store import (
     CheckpointStore,
@@ -257,9 +258,11 @@ def take_checkpoint(
     progress: Callable[[ProgressEvent], None] | None = None,
     actual_sizes: Mapping[frozenset[str], int] | None = None,
     taken_at: datetime | None = None,
+    start_dir: str | None = None,
 ) -> CheckpointResult:
     """Plan and write a checkpoint of the session (``taken_at``: when the namespace was
-    captured, if not now; see :meth:`CheckpointStore.write_checkpoint`).
+    captured, if not now; see :meth:`CheckpointStore.write_checkpoint`; ``start_dir``: the
+    directory the kernel started in, which the working directory is recorded relative to).
 
     A variable that turns out not to pickle although it looked serializable is marked
     unserializable and the session is planned again (it is then recomputed, or reported lost).
@@ -271,6 +274,7 @@ def take_checkpoint(
     """
     started = time.perf_counter()
     verdicts = verdicts if verdicts is not None else SerializabilityCache()
+    cwd = os.getcwd()
     forced: dict[str, str] = {}
     notes: list[str] = []
     for _ in range(MAX_REPLANS):
@@ -299,7 +303,8 @@ def take_checkpoint(
                 n: (d.hex() if d is not None else None) for n, d in session.digests.items()
             },
             "fingerprint_version": FINGERPRINT_VERSION,
-            "cwd": os.getcwd(),
+            "cwd": cwd,
+            **({"cwd_relative": relative_dir(cwd, start_dir)} if start_dir is not None else {}),
             # Where the global random generators stand now: after a restore, the next draw
             # is the one the original session would have made.
             "rng": capture_rng_state().to_json(),

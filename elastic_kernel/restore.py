@@ -25,7 +25,9 @@ from elastic_kernel.lineage import (
 )
 from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
+from elastic_kernel.lineage.graph import Execution
 from elastic_kernel.lineage.module_state import recorded_magics, recorded_settings, replay
+from elastic_kernel.lineage.working_dir import current_dir, resolve_dir
 from elastic_kernel.planner import (
     MODE_STORE_ALL,
     STORE,
@@ -37,8 +39,10 @@ from elastic_kernel.planner import (
 from elastic_kernel.store import CheckpointStore, Manifest, deserialize_group
 
 __all__ = [
+    "CellDirs",
     "RestoreReport",
     "RunCell",
+    "enter_session_dir",
     "log_report",
     "lost_after_reruns",
     "read_session",
@@ -92,13 +96,58 @@ class RestoreReport:
         return lines
 
 
+@dataclass(frozen=True, slots=True)
+class CellDirs:
+    """Where a restore re-runs each cell: the directory it started in, as recorded relative to
+    the kernel's start directory and found under this kernel's (a moved project, another
+    machine). Checkpoints older than that record one directory for every cell."""
+
+    start_dir: str
+    per_cell: bool
+    session_dir: str | None
+
+    @classmethod
+    def of(cls, manifest: Manifest, start_dir: str) -> CellDirs:
+        metadata = manifest.metadata
+        session_dir = metadata.get("cwd")
+        return cls(
+            start_dir,
+            "cwd_relative" in metadata,
+            session_dir if isinstance(session_dir, str) else None,
+        )
+
+    def of_cell(self, execution: Execution) -> str | None:
+        if not self.per_cell:
+            return self.session_dir
+        recorded = execution.extra.get("cwd", ".")
+        return resolve_dir(recorded, self.start_dir) if isinstance(recorded, str) else None
+
+
+def enter_session_dir(manifest: Manifest, start_dir: str) -> str | None:
+    """Change to the directory the session was in when checkpointed (``%cd``, ``os.chdir``),
+    found under ``start_dir``; a note when it is not here (older checkpoints: nothing)."""
+    recorded = manifest.metadata.get("cwd_relative")
+    if not isinstance(recorded, str):
+        return None
+    target = resolve_dir(recorded, start_dir)
+    if target is None:
+        return (
+            f"the session's working directory {recorded} (it was "
+            f"{manifest.metadata.get('cwd')}) is not under {start_dir}: staying in "
+            f"{current_dir()}"
+        )
+    if target != current_dir():
+        os.chdir(target)
+    return None
+
+
 @contextlib.contextmanager
 def _working_directory(path: str | None) -> Iterator[None]:
-    """Run re-executed cells where they first ran, so relative paths mean the same files."""
-    if not path or not os.path.isdir(path) or os.path.abspath(path) == os.getcwd():
+    """Run a re-executed cell where it first ran, so relative paths mean the same files."""
+    previous = current_dir()
+    if not path or previous is None or not os.path.isdir(path) or os.path.abspath(path) == previous:
         yield
         return
-    previous = os.getcwd()
     os.chdir(path)
     try:
         yield
@@ -114,6 +163,7 @@ def restore_checkpoint(
     *,
     is_user_name: Callable[[str], bool] = lambda name: not name.startswith("_"),
     progress: Callable[[str], None] | None = None,
+    start_dir: str | None = None,
 ) -> RestoreReport:
     """Bring the checkpointed session back into ``ns``.
 
@@ -131,6 +181,9 @@ def restore_checkpoint(
         Tells user variables from interpreter bookkeeping (names that re-runs may leave).
     progress
         Receives one line per step.
+    start_dir
+        The directory this kernel started in (the notebook's): the session's working
+        directories are found under it. Default: the current directory.
 
     Returns
     -------
@@ -147,8 +200,12 @@ def restore_checkpoint(
     graph, plan = read_session(manifest)
     live = graph.live()
     names_before = set(ns)
-    # Library settings first: sys.path must be extended before what lives on it is unpickled.
-    notes = replay(recorded_settings(graph)) + replay_magics(graph, run_cell)
+    start_dir = start_dir or current_dir() or os.sep
+    # Where the session was first, then library settings: a relative sys.path entry means what
+    # it meant there, and sys.path must be extended before what lives on it is unpickled.
+    moved = enter_session_dir(manifest, start_dir)
+    notes = [moved] if moved is not None else []
+    notes += replay(recorded_settings(graph)) + replay_magics(graph, run_cell)
 
     # Load first, apply last: stored values must win over what re-runs produce, and knowing
     # which groups failed to load lets the plan recompute them instead.
@@ -172,7 +229,7 @@ def restore_checkpoint(
 
     rerun_started = time.perf_counter()
     failed_cells = rerun_cells(
-        graph, plan.rerun, run_cell, cwd=manifest.metadata.get("cwd"), say=say
+        graph, plan.rerun, run_cell, dirs=CellDirs.of(manifest, start_dir), say=say
     )
     rerun_seconds = time.perf_counter() - rerun_started
     lost.update(lost_after_reruns(graph, recompute - lost.keys(), failed_cells))
@@ -266,15 +323,16 @@ def rerun_cells(
     indices: Iterable[int],
     run_cell: RunCell,
     *,
-    cwd: object = None,
+    dirs: CellDirs | None = None,
     say: Callable[[str], None] = lambda _line: None,
 ) -> dict[int, str]:
     """Re-run recorded cells in order, each with the random generators as they were before it
-    first ran, in the directory the session ran in; the cells that failed, with why."""
+    first ran, in the directory it ran in (``dirs``; default: here); the cells that failed,
+    with why."""
     failed_cells: dict[int, str] = {}
-    with _working_directory(cwd if isinstance(cwd, str) else None):
-        for index in indices:
-            execution = graph.executions[index]
+    for index in indices:
+        execution = graph.executions[index]
+        with _working_directory(dirs.of_cell(execution) if dirs is not None else None):
             changed = recorded_input_changes(execution.extra.get("file_inputs"))
             if changed:
                 # Another machine, or the files moved on: the cell would compute other values.
@@ -285,8 +343,8 @@ def rerun_cells(
             if isinstance(state, str):
                 restore_rng_state(RngState.from_json(state))
             error = run_cell(execution.code, index)
-            if error is not None and execution.ok:
-                failed_cells[index] = f"{type(error).__name__}: {error}"
+        if error is not None and execution.ok:
+            failed_cells[index] = f"{type(error).__name__}: {error}"
     return failed_cells
 
 

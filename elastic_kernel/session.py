@@ -183,6 +183,7 @@ class ElasticSession:
             progress=progress,
             actual_sizes=self._actual_sizes,
             taken_at=taken_at,
+            start_dir=self.recorder.start_dir,
         )
         self.last_checkpoint = result
         self._learn_from(result, store)
@@ -388,6 +389,7 @@ class ElasticSession:
             self._run_cell,
             is_user_name=self.recorder.is_user_name,
             progress=progress,
+            start_dir=self.recorder.start_dir,
         )
         self.recorder.replace_graph(report.graph)
         self._restored(report, store, manifest)
@@ -432,6 +434,7 @@ class ElasticSession:
             on_failure=on_failure,
             on_done=done,
             load_delay=load_delay,
+            start_dir=self.recorder.start_dir,
         )
         # The restored graph describes the session from now on; the variables still loading
         # are live in it already.

@@ -44,6 +44,7 @@ from elastic_kernel.lineage.known_names import GENERATOR_CONSTRUCTORS
 from elastic_kernel.lineage.module_state import is_module, settings_extras
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
+from elastic_kernel.lineage.working_dir import current_dir, relative_dir
 
 __all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
 
@@ -100,6 +101,8 @@ class PendingExecution:
     watch: AbstractContextManager[Recording] | None = None
     recording: Recording | None = None
     generation: int = 0
+    # Where the cell started, relative to the kernel's start directory.
+    cwd: str = "."
 
 
 def local_imports(imports: Iterable[str]) -> list[str]:
@@ -147,8 +150,12 @@ class CellRecorder:
         *,
         clock: Callable[[], float] = time.perf_counter,
         cache_roots: Iterable[str] = (),
+        start_dir: str | None = None,
     ) -> None:
         self.ns = ns
+        # The kernel's working directory before any cell (the notebook's directory): cells'
+        # directories are recorded relative to it.
+        self.start_dir = start_dir or current_dir() or os.sep
         self.hidden = hidden
         self.graph = graph if graph is not None else HistoryGraph()
         self._clock = clock
@@ -251,6 +258,9 @@ class CellRecorder:
         )
         if analysis.is_dynamic:
             pending.notes.extend(analysis.dynamic_reasons)
+        cwd = current_dir()
+        if cwd is not None and cwd != self.start_dir:
+            pending.cwd = relative_dir(cwd, self.start_dir)
         pending.function_calls = frozenset(self._resolver.called_names(reachable))
         # Known for every cell (~90 us to capture, so the previous cell's final state is
         # reused when nothing ran in between): library code draws from the global generators
@@ -435,6 +445,8 @@ class CellRecorder:
             flags.add(FLAG_ERROR)
             notes.append("the cell raised an exception")
         extra: dict[str, object] = dict(settings)
+        if pending.cwd != ".":
+            extra["cwd"] = pending.cwd
         rng_after = self._last_rng = capture_rng_state()
         if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.

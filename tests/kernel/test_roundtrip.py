@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils import checkpoint_session, execute, roundtrip, start_kernel, stop_kernel
+from tests.oracle import compare
+from tests.utils import (
+    checkpoint_session,
+    describe_session,
+    execute,
+    roundtrip,
+    start_kernel,
+    stop_kernel,
+)
 
 SCENARIOS: dict[str, list[str]] = {
     "numpy views and shared buffers": [
@@ -391,5 +399,50 @@ def test_a_moved_project_re_runs_cells_that_read_its_files(tmp_path: Path) -> No
         assert restored.ok, (restored.stdout, restored.stderr, restored.error)
         assert "3 recomputed by re-running 2 cells" in restored.stdout, restored.stdout
         assert execute(kc, "print(total)").stdout == "9900\n"
+    finally:
+        stop_kernel(km, kc)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["background", "blocking"])
+@pytest.mark.parametrize(
+    ("checkpoint_mode", "machine"), [("rerun-all", "a"), ("store-all", "b")], ids=["rerun", "moved"]
+)
+def test_working_directory_changes_are_replayed_and_restored(
+    tmp_path: Path, mode: str, checkpoint_mode: str, machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells that change directory (``os.chdir``, ``%cd``) re-run from where each started, and
+    the restored kernel is left where the session was, in a moved project (machine b) too."""
+    monkeypatch.setenv("ELASTIC_RESTORE", mode)
+    for name in ("a", "b"):
+        data = tmp_path / name / "project" / "data"
+        (data / "raw").mkdir(parents=True)
+        (data / "numbers.txt").write_text("1\n2\n3\n")
+    cells = [
+        "import os\nos.chdir('data')",
+        "numbers = [int(v) for v in open('numbers.txt')]",
+        "%cd raw",
+        "%cd ..",
+        "where = os.path.basename(os.getcwd())",
+    ]
+    env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="dirs")
+    km, kc = start_kernel(env=env, cwd=str(tmp_path / "a" / "project"))
+    try:
+        for cell in cells:
+            assert execute(kc, cell).ok, cell
+        saved = execute(kc, f"%checkpoint --mode {checkpoint_mode}")
+        assert saved.ok, (saved.stdout, saved.error)
+        before = describe_session(kc)
+    finally:
+        stop_kernel(km, kc)
+    if machine == "b":
+        shutil.rmtree(tmp_path / "a")
+    km, kc = start_kernel(env=env, cwd=str(tmp_path / machine / "project"))
+    try:
+        restored = execute(kc, "%restore")
+        assert restored.ok, (restored.stdout, restored.stderr, restored.error)
+        assert compare(before, describe_session(kc)) == []
+        here = execute(kc, "import os\nprint(os.getcwd())").stdout.strip()
+        assert here == str(tmp_path / machine / "project" / "data")
     finally:
         stop_kernel(km, kc)
