@@ -26,7 +26,7 @@ import numpy as np
 from elastic_kernel.errors import SerializationError
 from elastic_kernel.store._pandas import PandasReducer
 from elastic_kernel.store._torch import TorchReducer
-from elastic_kernel.store._views import ViewReducer, rebuild_view, top_level_roots
+from elastic_kernel.store._views import Spans, ViewReducer, rebuild_view, top_level_roots
 
 __all__ = [
     "PICKLER_CLOUDPICKLE",
@@ -158,8 +158,8 @@ def _unsafe_reason(obj: object) -> str | None:
 class _Reducers:
     """The reducers of one pickle call (each keeps per-call memo state)."""
 
-    def __init__(self, roots: set[int]) -> None:
-        self.views = ViewReducer(roots)
+    def __init__(self, roots: set[int], spans: Spans) -> None:
+        self.views = ViewReducer(roots, spans)
         self.tensors = TorchReducer()
         self.frames = PandasReducer()
 
@@ -198,10 +198,14 @@ class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle s
     """cloudpickle (``__main__`` objects by value) plus numpy views kept as views."""
 
     def __init__(
-        self, file: _Writable, roots: set[int], buffer_callback: Callable[[Any], Any]
+        self,
+        file: _Writable,
+        roots: set[int],
+        spans: Spans,
+        buffer_callback: Callable[[Any], Any],
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
-        self.reducers = _Reducers(roots)
+        self.reducers = _Reducers(roots, spans)
 
     def reducer_override(self, obj: object) -> Any:
         reduced = _reduce_special(obj, self.reducers)
@@ -269,10 +273,14 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]  # dill ships no stubs
     """
 
     def __init__(
-        self, file: _Writable, roots: set[int], buffer_callback: Callable[[Any], Any]
+        self,
+        file: _Writable,
+        roots: set[int],
+        spans: Spans,
+        buffer_callback: Callable[[Any], Any],
     ) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback, recurse=True)
-        self.reducers = _Reducers(roots)
+        self.reducers = _Reducers(roots, spans)
         self.group_ids: frozenset[int] = frozenset()
 
     def reducer_override(self, obj: object) -> Any:
@@ -298,19 +306,24 @@ def _dump(
     pickler_type: type[_CloudPickler] | type[_DillPickler], values: Mapping[str, object]
 ) -> SerializedGroup:
     roots = top_level_roots(values)
+    spans: Spans = {}
     while True:
         stream = io.BytesIO()
         buffers: list[pickle.PickleBuffer] = []
-        pickler = pickler_type(stream, roots, buffers.append)
+        pickler = pickler_type(stream, roots, spans, buffers.append)
         if isinstance(pickler, _DillPickler):
             pickler.group_ids = frozenset(id(v) for v in values.values())
         pickler.dump(dict(values))
-        missed = pickler.reducers.views.missed_roots()
-        if not missed:
+        views = pickler.reducers.views
+        missed = views.missed_roots()
+        shared = {root: s for root, s in views.overlapping_spans().items() if root not in missed}
+        if not missed and not shared:
             break
         # Views were copied although the stream stored their root anyway (deep inside an
-        # object): once more with those roots known, so the views come back as views.
+        # object), or copied apart although they overlap: once more with those roots and
+        # spans known, so the views come back as views sharing their memory.
         roots = roots | missed
+        spans = {**spans, **shared}
     name = PICKLER_CLOUDPICKLE if pickler_type is _CloudPickler else PICKLER_DILL
     return SerializedGroup(
         names=tuple(values),
@@ -348,13 +361,13 @@ def find_unserializable(obj: object, *, deep: bool = True) -> str | None:
     sink = _NullSink()
     roots = top_level_roots({"obj": obj})
     try:
-        _CloudPickler(sink, roots, _discard).dump(obj)
+        _CloudPickler(sink, roots, {}, _discard).dump(obj)
         return None
     # Pickling runs arbitrary user reducers: any exception means "cannot be pickled".
     except Exception:
         pass
     try:
-        _DillPickler(sink, roots, _discard).dump(obj)
+        _DillPickler(sink, roots, {}, _discard).dump(obj)
         return None
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"

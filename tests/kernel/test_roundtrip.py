@@ -24,6 +24,11 @@ SCENARIOS: dict[str, list[str]] = {
         "import numpy as np\nbase = np.arange(100.0)\nview = base[10:50:2]\nmat = base.reshape(10, 10)",
         "holder = {'v': view, 'list': [base]}\nview[0] = -1",
     ],
+    "overlapping views of an array no variable holds": [
+        "import numpy as np\nd = np.arange(1000.0)",
+        "e = d[1:3]\nd = [4, 7]",
+        "a = e[1:]\nback = e[::-1]",
+    ],
     "load_digits data and images share one buffer": [
         "from sklearn.datasets import load_digits\ndigits = load_digits()\nX, images = digits.data, digits.images",
         "X[0, 0] = 99.0",

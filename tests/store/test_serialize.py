@@ -122,6 +122,28 @@ def test_small_view_of_large_array_is_not_stored_whole() -> None:
     assert sum(b.nbytes for b in serialize_group({"head": big[:10]}).buffers) <= 80
 
 
+def test_overlapping_views_of_an_unstored_root_still_share_memory() -> None:
+    """``e = d[1:3]; a = e[1:]`` with ``d`` rebound: neither view is worth the whole root,
+    but they overlap, so the bytes they cover are stored once and both rebuilt on them."""
+    big = np.arange(1000.0)
+    values = {
+        "e": big[1:3],
+        "a": big[1:3][1:],
+        "reversed": big[::-1][:2],
+        "tail": big[998:],
+        "apart": big[500:501],
+    }
+    out = roundtrip(dict(values))
+    for name, value in values.items():
+        np.testing.assert_array_equal(out[name], value)  # type: ignore[arg-type]
+    assert np.shares_memory(out["a"], out["e"])  # type: ignore[arg-type]
+    assert np.shares_memory(out["reversed"], out["tail"])  # type: ignore[arg-type]
+    assert not np.shares_memory(out["apart"], out["e"])  # type: ignore[arg-type]
+    out["e"][1] = -1.0  # type: ignore[index]
+    assert out["a"][0] == -1.0  # type: ignore[index]
+    assert sum(b.nbytes for b in serialize_group(values).buffers) <= 64
+
+
 def test_load_digits_data_and_images_stay_one_buffer() -> None:
     from sklearn.datasets import load_digits
 
