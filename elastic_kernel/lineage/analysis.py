@@ -30,6 +30,8 @@ from elastic_kernel.lineage.known_names import (
 __all__ = ["TOOLING_MAGICS", "CellAnalysis", "analyze_cell", "is_tooling_cell"]
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# `%timeit -n 100 ...`: a fixed number of loops (otherwise it times how many to run).
+TIMEIT_LOOPS = re.compile(r"(^|\s)-n\s*\d")
 
 
 @dataclass(slots=True)
@@ -263,6 +265,11 @@ class _Visitor(ast.NodeVisitor):
         if name not in CODE_MAGICS:
             self.result.mark_dynamic(f"runs magic %{name}")
             return
+        options = next((s for s in sources if isinstance(s, str)), "")
+        if name == "timeit" and not TIMEIT_LOOPS.search(options):
+            # It repeats the code as many times as fit in its time budget: what the code
+            # changes depends on the clock.
+            self.result.calls.add("timeit")
         for source in sources:
             if isinstance(source, str) and source.strip():
                 _analyze_into(_strip_magic_options(name, source), self.result, self.depth + 1)

@@ -28,6 +28,7 @@ _NONDETERMINISTIC = {
     "today": "date.today (wall clock)",
     "SystemRandom": "random.SystemRandom",
     "getpid": "os.getpid",
+    "timeit": "%timeit without -n (repeats as often as the clock allows)",
     "input": "input (what the user typed)",
     "getpass": "getpass (what the user typed)",
 }

@@ -6,6 +6,7 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 from elastic_kernel.lineage.analysis import analyze_cell
+from elastic_kernel.lineage.nondeterminism import nondeterminism_reasons
 
 TRANSFORM = TransformerManager()
 
@@ -122,3 +123,18 @@ def test_settings_magics_are_collected() -> None:
         ("autoreload", "2"),
         ("config", "InlineBackend.figure_format = 'svg'"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("code", "clocked"),
+    [
+        ("get_ipython().run_line_magic('timeit', 'acc.append(1)')", True),
+        ("get_ipython().run_cell_magic('timeit', '', 'acc.append(1)\\n')", True),
+        ("get_ipython().run_line_magic('timeit', '-n 3 -r 1 acc.append(1)')", False),
+        ("get_ipython().run_cell_magic('timeit', '-r 2 -n 5', 'acc.append(1)\\n')", False),
+    ],
+)
+def test_timeit_without_a_loop_count_depends_on_the_clock(code: str, clocked: bool) -> None:
+    analysis = analyze_cell(code)
+    assert "acc" in analysis.loads
+    assert bool(nondeterminism_reasons(analysis.calls)) is clocked
