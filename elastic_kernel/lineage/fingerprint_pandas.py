@@ -43,21 +43,30 @@ def reduce_frame(obj: Any, cls: type) -> Any:
 
 
 def reduce_arrow(chunked: Any, charge: Callable[[int], None]) -> Any:
-    """A pyarrow chunked array of a flat type (pandas' default str columns and indexes): its
-    chunks' offsets, lengths and buffers, hashed directly (``charge`` counts the bytes against
-    the budget); ``NotImplemented`` for nested, dictionary and extension types."""
+    """A pyarrow chunked array of a flat type (pandas' default str columns and indexes): the
+    offsets, lengths and buffers of its content as one compact chunk, hashed directly
+    (``charge`` counts the bytes against the budget); ``NotImplemented`` for nested,
+    dictionary and extension types."""
     pa = sys.modules["pyarrow"]
     kind = chunked.type
     if kind.num_fields or pa.types.is_dictionary(kind) or isinstance(kind, pa.ExtensionType):
         return NotImplemented  # child arrays or a dictionary: not all in buffers()
+    arrays = chunked.chunks
+    if len(arrays) > 1 or (arrays and arrays[0].offset):
+        # Equal content, other history (an appended label, a slice): pandas pickles one
+        # compact chunk, so that form is what is hashed, or a loaded value would differ.
+        arrays = [pa.concat_arrays(arrays)]
     chunks = []
-    for chunk in chunked.chunks:
+    for chunk in arrays:
         digests: list[bytes | None] = []
-        for buffer in chunk.buffers():
+        for position, buffer in enumerate(chunk.buffers()):
             if buffer is not None and not buffer.is_cpu:
                 return NotImplemented
-            if buffer is not None:
-                charge(buffer.size)
-            digests.append(None if buffer is None else xxhash.xxh3_128_digest(buffer))
+            if buffer is None or (position == 0 and chunk.null_count == 0):
+                # No nulls: a validity bitmap of all ones says nothing (some builds keep one).
+                digests.append(None)
+                continue
+            charge(buffer.size)
+            digests.append(xxhash.xxh3_128_digest(buffer))
         chunks.append((chunk.offset, len(chunk), chunk.null_count, tuple(digests)))
     return _token, ("arrow", str(kind), len(chunked)), tuple(chunks)

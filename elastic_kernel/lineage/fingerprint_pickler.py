@@ -4,6 +4,7 @@ objects and pandas blocks are replaced by compact, exact descriptions of their c
 
 from __future__ import annotations
 
+import copyreg
 import functools
 import math
 import os
@@ -59,7 +60,10 @@ _PLAIN_BASES = frozenset({object, list, dict, set, frozenset, tuple, str, bytes,
 _STR_ONLY = frozenset({str})
 
 _VALUE_BASES: tuple[type[Any], ...] = (str, bytes, int, float)
-_SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__doc__", "__module__"})
+# __slotnames__ is copyreg's cache, set on a class the first time one of its instances pickles.
+_SKIPPED_CLASS_ATTRS = frozenset(
+    {"__dict__", "__weakref__", "__doc__", "__module__", "__slotnames__"}
+)
 # Immutable builtin scalars: their pickle is their exact value, no pickler subclass needed.
 SCALARS = frozenset({int, float, complex, bool, type(None)})
 TEXT = frozenset({str, bytes})
@@ -138,6 +142,14 @@ class FingerprintPickler(pickle.Pickler):
         self._objects_left -= 1
         if self._objects_left < 0:
             raise _Budget
+        reduced = self._reduce(obj)
+        if type(reduced) is tuple and reduced[0] is token:
+            # The description as one new text: its strings (module and class names) must not
+            # be memo-linked to equal strings in the value, a link a loaded copy may not have.
+            return (token, (repr(reduced[1]),), *reduced[2:])
+        return reduced
+
+    def _reduce(self, obj: Any) -> Any:
         cls = type(obj)
         if self._ndarray is not None and isinstance(obj, self._ndarray):
             return self._reduce_array(obj)
@@ -157,6 +169,9 @@ class FingerprintPickler(pickle.Pickler):
             return token, ("weakref",), (obj(),)
         if cls is property:
             return token, ("property",), (obj.fget, obj.fset, obj.fdel)
+        if cls is types.MappingProxyType:
+            # A dataclass field's metadata: read-only, and not picklable as it is.
+            return token, ("mappingproxy",), (dict(obj),)
         if cls is functools.partial:
             # Its __reduce__ says {} or None for the same (empty) __dict__, depending on
             # whether anything has read the attribute yet (sizing it does).
@@ -186,6 +201,17 @@ class FingerprintPickler(pickle.Pickler):
             # hash them directly, even when __getstate__ would leave some out. Classes with
             # their own __reduce__ (pandas Index) keep caches there and say what matters.
             return self._reduce_instance(obj, cls)
+        if cls not in copyreg.dispatch_table:
+            # A library class's own reduction (sklearn's __getstate__), with its state dict
+            # hashed as names and values.
+            reduced = obj.__reduce_ex__(5)
+            if type(reduced) is str:
+                # Pickled by reference (a TypeVar): its name, whether or not this process can
+                # look it up there.
+                return token, ("global", getattr(obj, "__module__", None), reduced)
+            if type(reduced) is tuple and len(reduced) > 2 and type(reduced[2]) is dict:
+                return (*reduced[:2], _names_and_values(reduced[2]), *reduced[3:])
+            return reduced
         return NotImplemented
 
     def _is_plain_class(self, cls: type) -> bool:
@@ -279,16 +305,22 @@ class FingerprintPickler(pickle.Pickler):
         name = ("class", cls.__module__, cls.__qualname__)
         if not (cls.__flags__ & _HEAPTYPE) or not _is_user_class(cls, self._top):
             return token, name
-        attrs = tuple(
-            (key, value if not _is_descriptor(value) else type(value).__name__)
-            for key, value in vars(cls).items()
-            if key not in _SKIPPED_CLASS_ATTRS
+        # By name: a class rebuilt from a checkpoint gets its attributes in another order.
+        attrs = _names_and_values(
+            {
+                key: value if not _is_descriptor(value) else repr(type(value).__name__)
+                for key, value in sorted(vars(cls).items(), key=lambda item: str(item[0]))
+                if key not in _SKIPPED_CLASS_ATTRS
+            }
         )
         return token, name, (cls.__bases__, attrs)
 
     def _reduce_instance(self, obj: object, cls: type) -> Any:
         slot_values = tuple(getattr(obj, name, _EMPTY_CELL) for name in self._slot_names(cls))
-        state = (getattr(obj, "__dict__", None), slot_values)
+        attributes = getattr(obj, "__dict__", None)
+        if type(attributes) is dict:
+            attributes = _names_and_values(attributes)
+        state = (attributes, slot_values)
         items: Iterable[object] | None = None
         pairs: Iterable[tuple[object, object]] | None = None
         # Subclasses of builtin containers keep their content outside __dict__.
@@ -304,6 +336,16 @@ class FingerprintPickler(pickle.Pickler):
                     state = (state, base(obj))
                     break
         return token, ("object", cls.__module__, cls.__qualname__), state, items, pairs
+
+
+def _names_and_values(attributes: dict[Any, Any]) -> tuple[str, tuple[Any, ...]]:
+    """An instance's attributes with their names as one text, not as str objects the memo
+    would link to equal strings elsewhere: unpickling interns instance-dict keys, so which of
+    them are the same object as a string in a tuple (sklearn's ``estimator_params``) changes
+    between a value and its loaded copy."""
+    # "+" makes a new object even for one name (a one-item join returns the item itself).
+    names = "\0" + "\0".join(k if type(k) is str else repr(k) for k in attributes)
+    return names, tuple(attributes.values())
 
 
 def _reduce_transform_node(node: Any) -> Any:

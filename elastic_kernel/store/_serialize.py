@@ -24,6 +24,7 @@ import dill
 import numpy as np
 
 from elastic_kernel.errors import SerializationError
+from elastic_kernel.store._matplotlib import reduce_callback_registry
 from elastic_kernel.store._pandas import PandasReducer
 from elastic_kernel.store._torch import TorchReducer
 from elastic_kernel.store._views import Spans, ViewReducer, rebuild_view, top_level_roots
@@ -181,6 +182,9 @@ def _reduce_special(obj: object, reducers: _Reducers) -> Any:
     closed = _closed_file_args(obj)
     if closed is not None:
         return (_rebuild_closed_file, closed)
+    registry = reduce_callback_registry(obj)
+    if registry is not NotImplemented:
+        return registry
     for reducer in (reducers.tensors, reducers.frames):
         reduced = reducer.reduce(obj)
         if reduced is not NotImplemented:
@@ -256,9 +260,9 @@ def _with_class_statement(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...
     make, args, *rest = reduced
     statement = dict(args[3])
     own = vars(cls)
-    if own.get("__slots__"):
-        # Empty slots (a NamedTuple's) only forbid a __dict__; typing.NamedTuple's metaclass
-        # refuses them in the class statement anyway.
+    if own.get("__slots__") or ("__slots__" in own and typing.NamedTuple not in args[2]):
+        # Empty slots too (a namedtuple's): they forbid the instances a __dict__; only
+        # typing.NamedTuple's metaclass refuses them in the class statement.
         statement["__slots__"] = own["__slots__"]
     if cls.__qualname__ != cls.__name__:
         statement["__qualname__"] = cls.__qualname__

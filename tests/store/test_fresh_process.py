@@ -56,6 +56,19 @@ class Holder(typing.Generic[T]):
     def __init__(self, v):
         self.v = v
 
+import collections
+Plain = collections.namedtuple("Plain", "x y")
+
+class Empty:
+    __slots__ = ()
+
+import pandas as pd
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+frame = pd.DataFrame({"a": [3, 1, 2], "b": list("xyz")})
+frame["c"] = frame["a"] * 2  # the column labels become a two-chunk arrow array
+forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(*load_iris(return_X_y=True))
+
 base = np.arange(12.0)
 values = {
     "point": Point(3, -4),
@@ -71,11 +84,22 @@ values = {
     "T": T,
     "pair": Pair(1, [2]),
     "generic": Holder[int](3),
+    "ntup": Plain(1, 2),
+    "empty": Empty(),
+    "Point": Point,
+    "Counter": Counter,
+    "frame": frame,
+    "tail": pd.Series(["a", "bb", "ccc"])[1:],
+    "forest": forest,
 }
 values["counter"].inc()
 values["holder"]["p"] = values["point"]
+from elastic_kernel.lineage.fingerprint import fingerprint
+digests = {name: fingerprint(value) for name, value in values.items()}
+fingerprints = {name: d.hex() for name, d in digests.items() if d is not None}
+assert {"ntup", "Point", "Counter", "frame", "tail", "forest"} <= fingerprints.keys(), digests
 store = CheckpointStore(sys.argv[1], key=bytes.fromhex(sys.argv[2]))
-store.write_checkpoint("fresh", [GroupSpec(tuple(values), values, None)], {})
+store.write_checkpoint("fresh", [GroupSpec(tuple(values), values, None)], {"fp": fingerprints})
 """
 
 READER = """
@@ -83,7 +107,15 @@ import sys
 import numpy as np
 from elastic_kernel.store import CheckpointStore
 store = CheckpointStore(sys.argv[1], key=bytes.fromhex(sys.argv[2]))
-ns = store.load_group(store.open("fresh"), 0)
+manifest = store.open("fresh")
+ns = store.load_group(manifest, 0)
+# A loaded copy fingerprints like the original (a restore reports any other as changed):
+# class attributes come back in another order, unpickling interns instance-dict keys, pandas
+# joins arrow chunks.
+from elastic_kernel.lineage.fingerprint import fingerprint
+for name, digest in manifest.metadata["fp"].items():
+    got = fingerprint(ns[name])
+    assert got is not None and got.hex() == digest, name
 assert ns["point"].norm1() == 7, ns["point"]
 assert type(ns["point"]).__name__ == "Point"
 assert ns["counter"].inc() == 2
@@ -91,7 +123,7 @@ assert ns["add3"](4) == 7 and ns["square"](5) == 25
 assert ns["holder"]["p"] is ns["point"]
 assert np.shares_memory(ns["base"], ns["evens"])
 # Slots stay slots (cloudpickle alone rebuilds such classes with a __dict__ and no slots).
-for name in ("frozen", "slotted"):
+for name in ("frozen", "slotted", "ntup", "empty"):
     assert not hasattr(ns[name], "__dict__"), type(ns[name]).__dict__.keys()
 assert ns["frozen"] == type(ns["frozen"])(1, ["t"]) and ns["slotted"]._b == [2]
 assert {"a", "_b"} <= set(vars(type(ns["slotted"])))

@@ -295,3 +295,17 @@ def test_torch_tensors_sharing_storage_stay_shared() -> None:
     assert type(loaded["weight"]) is torch.nn.Parameter
     assert loaded["weight"].requires_grad
     assert torch.equal(loaded["weight"].grad, weight.grad)
+
+
+def test_matplotlib_callback_counters_are_neither_advanced_nor_lost() -> None:
+    """matplotlib's own __getstate__ consumes a callback id each time a registry pickles: the
+    session after a checkpoint, and its loaded copy, would each be one id off."""
+    colors = pytest.importorskip("matplotlib.colors")
+    norm = colors.Normalize(0, 2)
+    norm.callbacks.connect("changed", print)
+    before = repr(norm.callbacks._cid_gen)
+    assert find_unserializable(norm) is None
+    loaded = roundtrip({"norm": norm})["norm"]
+    assert repr(norm.callbacks._cid_gen) == before
+    assert repr(loaded.callbacks._cid_gen) == before  # type: ignore[attr-defined]
+    assert (loaded.vmin, loaded.vmax) == (0, 2)  # type: ignore[attr-defined]
