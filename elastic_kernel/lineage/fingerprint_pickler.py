@@ -14,11 +14,16 @@ import sys
 import sysconfig
 import types
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import xxhash
 
+from elastic_kernel.lineage.fingerprint_libraries import (
+    Describer,
+    Description,
+    library_describer,
+)
 from elastic_kernel.lineage.fingerprint_pandas import (
     ARROW,
     FRAME,
@@ -58,7 +63,6 @@ _MANAGED_DICT = 1 << 4
 _POINTER = struct.calcsize("P")
 _PLAIN_BASES = frozenset({object, list, dict, set, frozenset, tuple, str, bytes, int, float})
 _STR_ONLY = frozenset({str})
-
 _VALUE_BASES: tuple[type[Any], ...] = (str, bytes, int, float)
 # __slotnames__ is copyreg's cache, set on a class the first time one of its instances pickles.
 _SKIPPED_CLASS_ATTRS = frozenset(
@@ -74,6 +78,14 @@ _STRINGS_PER_SLICE = 512
 
 class _Budget(Exception):
     """Raised inside the pickler when a value exceeds its hashing budget."""
+
+
+def _not_looked_up(obj: Any) -> Description | None:
+    """Stands in the per-class cache of library describers for classes not looked up yet."""
+    return None
+
+
+_NOT_LOOKED_UP: Describer = _not_looked_up
 
 
 def token(*parts: object) -> None:
@@ -134,7 +146,7 @@ class FingerprintPickler(pickle.Pickler):
         self._slots: dict[type, tuple[str, ...]] = {}
         self._plain: dict[type, bool] = {}
         self._pandas: dict[type, int] = {}
-        self._library: dict[type, Callable[[Any], Any] | None] = {}
+        self._library: dict[type, Describer | None] = {}
         np = imported("numpy")
         self._ndarray: type | None = getattr(np, "ndarray", None)
 
@@ -191,11 +203,12 @@ class FingerprintPickler(pickle.Pickler):
             return token, ("pandas arrow", cls.__module__, cls.__qualname__), state
         if cls.__name__ == "ChunkedArray" and cls.__module__ == "pyarrow.lib":
             return reduce_arrow(obj, self._sink.charge)
-        library = self._library.get(cls, _reduce_unknown)
-        if library is _reduce_unknown:
-            library = self._library[cls] = _library_reducer(cls)
-        if library is not None:
-            return library(obj)
+        describer = self._library.get(cls, _NOT_LOOKED_UP)
+        if describer is _NOT_LOOKED_UP:
+            describer = self._library[cls] = library_describer(cls)
+        if describer is not None:
+            described = describer(obj)
+            return NotImplemented if described is None else (token, *described)
         if self._is_plain_class(cls):
             # All state of a plain Python class is in __dict__, slots and its container base:
             # hash them directly, even when __getstate__ would leave some out. Classes with
@@ -346,65 +359,6 @@ def _names_and_values(attributes: dict[Any, Any]) -> tuple[str, tuple[Any, ...]]
     # "+" makes a new object even for one name (a one-item join returns the item itself).
     names = "\0" + "\0".join(k if type(k) is str else repr(k) for k in attributes)
     return names, tuple(attributes.values())
-
-
-def _reduce_transform_node(node: Any) -> Any:
-    # Parents are keyed by id(): the same figure built again (a re-run cell, another
-    # process) has other keys, so only the parents themselves are content.
-    attrs = dict(vars(node))
-    attrs["_parents"] = tuple(attrs.get("_parents", {}).values())
-    return token, ("matplotlib transform", type(node).__qualname__), attrs
-
-
-def _reduce_callback_registry(registry: Any) -> Any:
-    # Its __getstate__ advances the callback counter (each fingerprint would change the figure)
-    # and pickling keeps only the callbacks marked picklable: those, without ids, are content.
-    kept = registry._pickled_cids
-    callbacks = tuple(
-        (signal, tuple(proxy() for cid, proxy in by_id.items() if cid in kept))
-        for signal, by_id in registry.callbacks.items()
-    )
-    return token, ("matplotlib callbacks",), (registry._signals, callbacks)
-
-
-def _reduce_tensor(tensor: Any) -> Any:
-    # torch pickles a tensor's storage with torch.save, whose archive carries a fresh
-    # serialization id: equal tensors would never hash alike. Dense CPU tensors are hashed
-    # from their elements (numpy's view of them); other layouts and devices keep torch's own.
-    torch = imported("torch")
-    if torch is None or tensor.layout != torch.strided or tensor.device.type != "cpu":
-        return NotImplemented
-    data = tensor.detach().resolve_conj().resolve_neg()
-    try:
-        values = data.numpy()
-    except (TypeError, RuntimeError):
-        # A dtype numpy lacks (bfloat16, float8): its bytes.
-        values = data.contiguous().reshape(-1).view(torch.uint8).numpy()
-    # Reading .grad of a non-leaf tensor makes torch warn, in the user's cell output.
-    grad = tensor.grad if tensor.is_leaf else None
-    kind = type(tensor)
-    header = ("torch tensor", kind.__module__, kind.__qualname__, str(tensor.dtype))
-    return token, (*header, tuple(tensor.shape), tensor.requires_grad), (values, grad, vars(tensor))
-
-
-# Library classes (and their subclasses) whose state holds process history, by (module, name).
-_LIBRARY_REDUCERS: dict[tuple[str, str], Callable[[Any], Any]] = {
-    ("torch", "Tensor"): _reduce_tensor,
-    ("matplotlib.transforms", "TransformNode"): _reduce_transform_node,
-    ("matplotlib.cbook", "CallbackRegistry"): _reduce_callback_registry,
-}
-
-
-def _reduce_unknown(obj: Any) -> Any:
-    """Placeholder in the per-class cache for classes not looked up yet."""
-
-
-def _library_reducer(cls: type) -> Callable[[Any], Any] | None:
-    for klass in cls.__mro__:
-        reducer = _LIBRARY_REDUCERS.get((klass.__module__, klass.__qualname__))
-        if reducer is not None:
-            return reducer
-    return None
 
 
 def _has_default_reduce(cls: type) -> bool:

@@ -1,0 +1,74 @@
+"""Fingerprint descriptions of library objects whose own pickling carries process history (ids,
+counters, serialization ids) instead of content: equal values must hash alike in another
+process and after a load, and hashing must not change them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from elastic_kernel.lineage.modules import imported
+
+__all__ = ["Describer", "Description", "library_describer"]
+
+Description = tuple[tuple[object, ...], object]
+"""A name (strings and numbers) and the state to hash after it."""
+
+Describer = Callable[[Any], Description | None]
+"""Describes an object of its class; None for one it leaves to pickling (a GPU tensor)."""
+
+
+def _transform_node(node: Any) -> Description | None:
+    # Parents are keyed by id(): the same figure built again (a re-run cell, another
+    # process) has other keys, so only the parents themselves are content.
+    attrs = dict(vars(node))
+    attrs["_parents"] = tuple(attrs.get("_parents", {}).values())
+    return ("matplotlib transform", type(node).__qualname__), attrs
+
+
+def _callback_registry(registry: Any) -> Description | None:
+    # Its __getstate__ advances the callback counter (each fingerprint would change the figure)
+    # and pickling keeps only the callbacks marked picklable: those, without ids, are content.
+    kept = registry._pickled_cids
+    callbacks = tuple(
+        (signal, tuple(proxy() for cid, proxy in by_id.items() if cid in kept))
+        for signal, by_id in registry.callbacks.items()
+    )
+    return ("matplotlib callbacks",), (registry._signals, callbacks)
+
+
+def _tensor(tensor: Any) -> Description | None:
+    # torch pickles a tensor's storage with torch.save, whose archive carries a fresh
+    # serialization id: equal tensors would never hash alike. Dense CPU tensors are hashed
+    # from their elements (numpy's view of them); other layouts and devices keep torch's own.
+    torch = imported("torch")
+    if torch is None or tensor.layout != torch.strided or tensor.device.type != "cpu":
+        return None
+    data = tensor.detach().resolve_conj().resolve_neg()
+    try:
+        values = data.numpy()
+    except (TypeError, RuntimeError):
+        # A dtype numpy lacks (bfloat16, float8): its bytes.
+        values = data.contiguous().reshape(-1).view(torch.uint8).numpy()
+    # Reading .grad of a non-leaf tensor makes torch warn, in the user's cell output.
+    grad = tensor.grad if tensor.is_leaf else None
+    kind = type(tensor)
+    name = ("torch tensor", kind.__module__, kind.__qualname__, str(tensor.dtype))
+    return (*name, tuple(tensor.shape), tensor.requires_grad), (values, grad, vars(tensor))
+
+
+# Library classes (and their subclasses), by (module, name).
+_DESCRIBERS: dict[tuple[str, str], Describer] = {
+    ("torch", "Tensor"): _tensor,
+    ("matplotlib.transforms", "TransformNode"): _transform_node,
+    ("matplotlib.cbook", "CallbackRegistry"): _callback_registry,
+}
+
+
+def library_describer(cls: type) -> Describer | None:
+    """How to describe instances of ``cls``; None for a class this module does not know."""
+    for klass in cls.__mro__:
+        describer = _DESCRIBERS.get((klass.__module__, klass.__qualname__))
+        if describer is not None:
+            return describer
+    return None
