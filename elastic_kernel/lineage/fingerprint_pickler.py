@@ -254,6 +254,8 @@ class FingerprintPickler(pickle.Pickler):
             arr.shape,
         )
         state = getattr(arr, "__dict__", None) or None
+        if state is not None and state.get("_fill_value", False) is None:
+            state = _with_default_fill_value(arr, state)
         if arr.dtype.hasobject:
             items = arr.ravel(order="K").tolist()
             if set(map(type, items)) <= _STR_ONLY:
@@ -359,6 +361,19 @@ def _names_and_values(attributes: dict[Any, Any]) -> tuple[str, tuple[Any, ...]]
     # "+" makes a new object even for one name (a one-item join returns the item itself).
     names = "\0" + "\0".join(k if type(k) is str else repr(k) for k in attributes)
     return names, tuple(attributes.values())
+
+
+def _with_default_fill_value(arr: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """A masked array's state with the fill value it reports: unset, it is the dtype's
+    default, which loading one sets (so a copy would otherwise never hash like its original)."""
+    check = getattr(getattr(sys.modules["numpy"], "ma", None), "core", None)
+    default = getattr(check, "_check_fill_value", None)
+    if default is None:
+        return state
+    try:
+        return {**state, "_fill_value": default(None, arr.dtype)}
+    except (TypeError, ValueError):
+        return state
 
 
 def _has_default_reduce(cls: type) -> bool:

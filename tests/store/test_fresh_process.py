@@ -91,13 +91,14 @@ values = {
     "frame": frame,
     "tail": pd.Series(["a", "bb", "ccc"])[1:],
     "forest": forest,
+    "masked": np.ma.masked_array([1, 2, 3], mask=[False, True, False]),
 }
 values["counter"].inc()
 values["holder"]["p"] = values["point"]
 from elastic_kernel.lineage.fingerprint import fingerprint
 digests = {name: fingerprint(value) for name, value in values.items()}
 fingerprints = {name: d.hex() for name, d in digests.items() if d is not None}
-assert {"ntup", "Point", "Counter", "frame", "tail", "forest"} <= fingerprints.keys(), digests
+assert {"ntup", "Point", "Counter", "frame", "tail", "forest", "masked"} <= fingerprints.keys(), digests
 store = CheckpointStore(sys.argv[1], key=bytes.fromhex(sys.argv[2]))
 store.write_checkpoint("fresh", [GroupSpec(tuple(values), values, None)], {"fp": fingerprints})
 """
@@ -111,7 +112,7 @@ manifest = store.open("fresh")
 ns = store.load_group(manifest, 0)
 # A loaded copy fingerprints like the original (a restore reports any other as changed):
 # class attributes come back in another order, unpickling interns instance-dict keys, pandas
-# joins arrow chunks.
+# joins arrow chunks, loading a masked array sets its default fill value.
 from elastic_kernel.lineage.fingerprint import fingerprint
 for name, digest in manifest.metadata["fp"].items():
     got = fingerprint(ns[name])
