@@ -10,7 +10,6 @@ restore started keeps the user's value.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping
@@ -24,12 +23,10 @@ from elastic_kernel.lineage.module_state import (
     replay,
 )
 from elastic_kernel.lineage.rng import capture_rng_state, restore_rng_state
-from elastic_kernel.lineage.working_dir import current_dir
 from elastic_kernel.restore import (
-    CellDirs,
     RestoreReport,
     RunCell,
-    enter_session_dir,
+    SessionDirs,
     log_report,
     lost_after_reruns,
     read_session,
@@ -115,8 +112,7 @@ class BackgroundRestore:
         start_dir: str | None = None,
     ) -> None:
         self.manifest = manifest
-        self._start_dir = start_dir or current_dir() or os.sep
-        self._dirs = CellDirs.of(manifest, self._start_dir)
+        self._dirs = SessionDirs.of(manifest, start_dir)
         self.graph, self.plan = read_session(manifest)
         self._store, self._ns, self._run_cell = store, ns, run_cell
         self._is_user_name = is_user_name
@@ -179,7 +175,7 @@ class BackgroundRestore:
     def start(self) -> None:
         """Put the random generators where the session left them and start loading."""
         # Where the session was, before any user cell runs here.
-        moved = enter_session_dir(self.manifest, self._start_dir)
+        moved = self._dirs.enter()
         note = restore_final_rng(self.manifest)
         self._notes.extend(n for n in (moved, note) if n is not None)
         # On this (the main) thread: magics change the shell, which is not thread-safe; the

@@ -27,7 +27,7 @@ from elastic_kernel.lineage.effects import recorded_input_changes
 from elastic_kernel.lineage.fingerprint import FINGERPRINT_VERSION
 from elastic_kernel.lineage.graph import Execution
 from elastic_kernel.lineage.module_state import recorded_magics, recorded_settings, replay
-from elastic_kernel.lineage.working_dir import current_dir, resolve_dir
+from elastic_kernel.lineage.working_dir import CELL_DIR, current_dir, resolve_dir
 from elastic_kernel.planner import (
     MODE_STORE_ALL,
     STORE,
@@ -39,10 +39,9 @@ from elastic_kernel.planner import (
 from elastic_kernel.store import CheckpointStore, Manifest, deserialize_group
 
 __all__ = [
-    "CellDirs",
     "RestoreReport",
     "RunCell",
-    "enter_session_dir",
+    "SessionDirs",
     "log_report",
     "lost_after_reruns",
     "read_session",
@@ -97,48 +96,47 @@ class RestoreReport:
 
 
 @dataclass(frozen=True, slots=True)
-class CellDirs:
-    """Where a restore re-runs each cell: the directory it started in, as recorded relative to
-    the kernel's start directory and found under this kernel's (a moved project, another
-    machine). Checkpoints older than that record one directory for every cell."""
+class SessionDirs:
+    """The session's working directories as found here: where a restore re-runs each cell (the
+    directory it started in) and where it leaves the kernel (where the session was). Both are
+    recorded relative to the kernel's start directory and looked up under this kernel's, so a
+    moved project works too. Older checkpoints record one directory (``legacy``), for every
+    cell, and no final one."""
 
     start_dir: str
-    per_cell: bool
-    session_dir: str | None
+    final: str | None
+    legacy: str | None
 
     @classmethod
-    def of(cls, manifest: Manifest, start_dir: str) -> CellDirs:
-        metadata = manifest.metadata
-        session_dir = metadata.get("cwd")
+    def of(cls, manifest: Manifest, start_dir: str | None = None) -> SessionDirs:
+        """``start_dir``: this kernel's start directory (default: the current one)."""
+        final, legacy = manifest.metadata.get("cwd_relative"), manifest.metadata.get("cwd")
         return cls(
-            start_dir,
-            "cwd_relative" in metadata,
-            session_dir if isinstance(session_dir, str) else None,
+            start_dir or current_dir() or os.sep,
+            final if isinstance(final, str) else None,
+            legacy if isinstance(legacy, str) else None,
         )
 
     def of_cell(self, execution: Execution) -> str | None:
-        if not self.per_cell:
-            return self.session_dir
-        recorded = execution.extra.get("cwd", ".")
+        if self.final is None:
+            return self.legacy
+        recorded = execution.extra.get(CELL_DIR, ".")
         return resolve_dir(recorded, self.start_dir) if isinstance(recorded, str) else None
 
-
-def enter_session_dir(manifest: Manifest, start_dir: str) -> str | None:
-    """Change to the directory the session was in when checkpointed (``%cd``, ``os.chdir``),
-    found under ``start_dir``; a note when it is not here (older checkpoints: nothing)."""
-    recorded = manifest.metadata.get("cwd_relative")
-    if not isinstance(recorded, str):
+    def enter(self) -> str | None:
+        """Change to the directory the session was in when checkpointed (``%cd``,
+        ``os.chdir``); a note when it is not here."""
+        if self.final is None:
+            return None
+        target = resolve_dir(self.final, self.start_dir)
+        if target is None:
+            return (
+                f"the session's working directory {self.final} (it was {self.legacy}) is not "
+                f"under {self.start_dir}: staying in {current_dir()}"
+            )
+        if target != current_dir():
+            os.chdir(target)
         return None
-    target = resolve_dir(recorded, start_dir)
-    if target is None:
-        return (
-            f"the session's working directory {recorded} (it was "
-            f"{manifest.metadata.get('cwd')}) is not under {start_dir}: staying in "
-            f"{current_dir()}"
-        )
-    if target != current_dir():
-        os.chdir(target)
-    return None
 
 
 @contextlib.contextmanager
@@ -200,10 +198,10 @@ def restore_checkpoint(
     graph, plan = read_session(manifest)
     live = graph.live()
     names_before = set(ns)
-    start_dir = start_dir or current_dir() or os.sep
+    dirs = SessionDirs.of(manifest, start_dir)
     # Where the session was first, then library settings: a relative sys.path entry means what
     # it meant there, and sys.path must be extended before what lives on it is unpickled.
-    moved = enter_session_dir(manifest, start_dir)
+    moved = dirs.enter()
     notes = [moved] if moved is not None else []
     notes += replay(recorded_settings(graph)) + replay_magics(graph, run_cell)
 
@@ -228,9 +226,7 @@ def restore_checkpoint(
     recompute = set(plan.names("recompute"))
 
     rerun_started = time.perf_counter()
-    failed_cells = rerun_cells(
-        graph, plan.rerun, run_cell, dirs=CellDirs.of(manifest, start_dir), say=say
-    )
+    failed_cells = rerun_cells(graph, plan.rerun, run_cell, dirs=dirs, say=say)
     rerun_seconds = time.perf_counter() - rerun_started
     lost.update(lost_after_reruns(graph, recompute - lost.keys(), failed_cells))
     ns.update(loaded_values)
@@ -323,7 +319,7 @@ def rerun_cells(
     indices: Iterable[int],
     run_cell: RunCell,
     *,
-    dirs: CellDirs | None = None,
+    dirs: SessionDirs | None = None,
     say: Callable[[str], None] = lambda _line: None,
 ) -> dict[int, str]:
     """Re-run recorded cells in order, each with the random generators as they were before it

@@ -44,7 +44,7 @@ from elastic_kernel.lineage.known_names import GENERATOR_CONSTRUCTORS
 from elastic_kernel.lineage.module_state import is_module, settings_extras
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
-from elastic_kernel.lineage.working_dir import current_dir, relative_dir
+from elastic_kernel.lineage.working_dir import CELL_DIR, current_dir, relative_dir
 
 __all__ = ["CellRecorder", "PendingExecution", "is_system_name"]
 
@@ -259,7 +259,7 @@ class CellRecorder:
         if analysis.is_dynamic:
             pending.notes.extend(analysis.dynamic_reasons)
         cwd = current_dir()
-        if cwd is not None and cwd != self.start_dir:
+        if cwd is not None:
             pending.cwd = relative_dir(cwd, self.start_dir)
         pending.function_calls = frozenset(self._resolver.called_names(reachable))
         # Known for every cell (~90 us to capture, so the previous cell's final state is
@@ -446,7 +446,7 @@ class CellRecorder:
             notes.append("the cell raised an exception")
         extra: dict[str, object] = dict(settings)
         if pending.cwd != ".":
-            extra["cwd"] = pending.cwd
+            extra[CELL_DIR] = pending.cwd
         rng_after = self._last_rng = capture_rng_state()
         if pending.rng_before is not None and rng_after != pending.rng_before:
             # The cell drew from a global generator: a re-run restores this state first.

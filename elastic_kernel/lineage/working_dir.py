@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["current_dir", "relative_dir", "resolve_dir"]
+__all__ = ["CELL_DIR", "current_dir", "relative_dir", "resolve_dir"]
+
+CELL_DIR = "cwd"
+"""Execution extra: the directory a cell started in, relative to the kernel's start directory
+(absent when it was that directory)."""
 
 
 def current_dir() -> str | None:
