@@ -194,10 +194,21 @@ def slow_loading(store: Path) -> dict[str, str]:
     )
 
 
-def interrupt_once_started(km: KernelManager, kc: BlockingKernelClient, code: str) -> Any:
-    """Send ``code``, interrupt the kernel once it has started on it, and return its reply."""
+def interrupt_once_started(
+    km: KernelManager, kc: BlockingKernelClient, code: str, *, after_output: str | None = None
+) -> Any:
+    """Send ``code``, interrupt the kernel once it has started on it (once it has printed
+    ``after_output``, when given), and return its reply."""
     msg_id = kc.execute(code)
     wait_for_busy(kc, msg_id)
+    while after_output is not None:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "stream"
+            and after_output in msg["content"]["text"]
+        ):
+            break
     km.interrupt_kernel()
     reply = kc.get_shell_msg(timeout=TIMEOUT)
     while reply["parent_header"].get("msg_id") != msg_id:
@@ -380,11 +391,14 @@ def test_interrupt_before_the_cell_starts_does_not_run_it(saved: tuple[Path, str
             "import time\n_kernel = get_ipython().kernel\n_wait = _kernel.autosaver.wait_until_warm\n"
             "def _slow(*args, **kwargs):\n"
             "    _kernel.autosaver.wait_until_warm = _wait\n"
+            "    print('warming up', flush=True)\n"
             "    time.sleep(30)\n"
             "_kernel.autosaver.wait_until_warm = _slow"
         )
         assert execute(kc, slow_once).ok
-        reply = interrupt_once_started(km, kc, f"ran = True\n{PROBE}")
+        # Not before it prints: an interrupt landing in ipykernel's own code ahead of the
+        # kernel's (after execute_input, before do_execute) is not what this tests.
+        reply = interrupt_once_started(km, kc, f"ran = True\n{PROBE}", after_output="warming up")
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         assert "did not run" in reply["content"]["evalue"]
         assert execute(kc, "print('ran' in globals())").stdout == "False\n"
