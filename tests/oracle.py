@@ -262,6 +262,10 @@ def _reduced_state(obj: object) -> tuple[object, ...] | None:
         return None
     if not isinstance(reduced, tuple) or len(reduced) < 2:
         return None
+    if reduced[0] is iter and len(reduced[1]) == 1 and len(reduced[1][0]) == 0:
+        # An exhausted builtin iterator pickles as iter(()) or iter([]), and loads as a fresh
+        # iterator over nothing, whose reduction adds its position: both yield nothing.
+        return ("exhausted iterator",)
     return tuple(x for x in reduced[1:] if not _is_iterator(x))
 
 
@@ -298,7 +302,14 @@ def _numpy_value(obj: object) -> Any:
 
 
 def _numpy_form(d: _Describer, obj: Any, path: str, depth: int) -> Any:
+    import numpy as np
     from numpy.polynomial._polybase import ABCPolyBase
+
+    if obj is np.random.mtrand._rand:
+        # Seeded from OS entropy at import, which its pickle keeps: only its state is the
+        # session's. A private copy of it is described as any other RandomState, so a restore
+        # that copies it is still caught.
+        return ["numpy global RandomState", d.describe(obj.get_state(), path, depth)]
 
     if isinstance(obj, ABCPolyBase):
         # domain/window are class defaults until pickling copies them onto the instance.

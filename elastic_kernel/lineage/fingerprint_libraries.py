@@ -15,7 +15,8 @@ Description = tuple[tuple[object, ...], object]
 """A name (strings and numbers) and the state to hash after it."""
 
 Describer = Callable[[Any], Description | None]
-"""Describes an object of its class; None for one it leaves to pickling (a GPU tensor)."""
+"""Describes an object of its class; None for one it leaves to the generic library path (a
+GPU tensor: the class's own reduction)."""
 
 
 def _transform_node(node: Any) -> Description | None:
@@ -57,11 +58,22 @@ def _tensor(tensor: Any) -> Description | None:
     return (*name, tuple(tensor.shape), tensor.requires_grad), (values, grad, vars(tensor))
 
 
+def _random_state(state: Any) -> Description | None:
+    # numpy's global generator (behind np.random.rand, and the default of scipy's frozen
+    # distributions) is seeded from OS entropy at import; its SeedSequence keeps that entropy,
+    # so its pickle differs in every process even when its draws will not. Only its state counts.
+    mtrand = imported("numpy.random.mtrand")
+    if mtrand is None or state is not getattr(mtrand, "_rand", None):
+        return None
+    return ("numpy global RandomState",), mtrand._rand.get_state()
+
+
 # Library classes (and their subclasses), by (module, name).
 _DESCRIBERS: dict[tuple[str, str], Describer] = {
     ("torch", "Tensor"): _tensor,
     ("matplotlib.transforms", "TransformNode"): _transform_node,
     ("matplotlib.cbook", "CallbackRegistry"): _callback_registry,
+    ("numpy.random.mtrand", "RandomState"): _random_state,
 }
 
 

@@ -206,9 +206,9 @@ class FingerprintPickler(pickle.Pickler):
         describer = self._library.get(cls, _NOT_LOOKED_UP)
         if describer is _NOT_LOOKED_UP:
             describer = self._library[cls] = library_describer(cls)
-        if describer is not None:
-            described = describer(obj)
-            return NotImplemented if described is None else (token, *described)
+        described = None if describer is None else describer(obj)
+        if described is not None:
+            return (token, *described)
         if self._is_plain_class(cls):
             # All state of a plain Python class is in __dict__, slots and its container base:
             # hash them directly, even when __getstate__ would leave some out. Classes with

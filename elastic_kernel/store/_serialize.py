@@ -24,8 +24,10 @@ import dill
 import numpy as np
 
 from elastic_kernel.errors import SerializationError
+from elastic_kernel.store._lru_cache import reduce_lru_cache
 from elastic_kernel.store._matplotlib import reduce_callback_registry
 from elastic_kernel.store._pandas import PandasReducer
+from elastic_kernel.store._singletons import SingletonReducer
 from elastic_kernel.store._torch import TorchReducer
 from elastic_kernel.store._views import Spans, ViewReducer, rebuild_view, top_level_roots
 
@@ -163,12 +165,13 @@ class _Reducers:
         self.views = ViewReducer(roots, spans)
         self.tensors = TorchReducer()
         self.frames = PandasReducer()
+        self.singletons = SingletonReducer()
 
 
 def _reduce_special(obj: object, reducers: _Reducers) -> Any:
-    """Our reductions, shared by both picklers: numpy views as views, closed files as closed
-    files, tensors on shared storage, pandas blocks sharing values; ``NotImplemented`` for
-    everything else.
+    """Our reductions, shared by both picklers: numpy views as views, the global generators by
+    reference, closed files as closed files, notebook ``lru_cache`` functions by value, tensors
+    on shared storage, pandas blocks sharing values; ``NotImplemented`` for everything else.
 
     Raises
     ------
@@ -179,12 +182,16 @@ def _reduce_special(obj: object, reducers: _Reducers) -> Any:
     reduced = reducers.views.reduce(obj)
     if reduced is not NotImplemented or isinstance(obj, np.ndarray):
         return reduced
+    reduced = reducers.singletons.reduce(obj)
+    if reduced is not NotImplemented:
+        return reduced
     closed = _closed_file_args(obj)
     if closed is not None:
         return (_rebuild_closed_file, closed)
-    registry = reduce_callback_registry(obj)
-    if registry is not NotImplemented:
-        return registry
+    for reduce in (reduce_callback_registry, reduce_lru_cache):
+        reduced = reduce(obj)
+        if reduced is not NotImplemented:
+            return reduced
     for reducer in (reducers.tensors, reducers.frames):
         reduced = reducer.reduce(obj)
         if reduced is not NotImplemented:

@@ -61,9 +61,25 @@ def _array_root(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The last array down the ``base`` chain. Below it there may be a plain buffer: a loaded
     array is a view of a ``memoryview`` of the bytes read, and its views share that array."""
     root = arr
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    return root
+    while True:
+        base = root.base
+        if not isinstance(base, np.ndarray):
+            base = _interface_owner(root, base)
+        if base is None:
+            return root
+        root = base
+
+
+def _interface_owner(arr: np.ndarray[Any, Any], base: object) -> np.ndarray[Any, Any] | None:
+    """The array behind an ``__array_interface__`` holder: ``as_strided`` (and so
+    ``sliding_window_view``) makes its result from a small object whose ``base`` is the
+    original array. Followed only when the view lies inside that array's memory."""
+    owner = getattr(base, "base", None)
+    if not isinstance(owner, np.ndarray) or not hasattr(base, "__array_interface__"):
+        return None
+    low, high = byte_bounds(arr)
+    owner_low, owner_high = byte_bounds(owner)
+    return owner if owner_low <= low and high <= owner_high else None
 
 
 def top_level_roots(values: Mapping[str, object]) -> set[int]:

@@ -448,3 +448,24 @@ def test_torch_tensors_hash_by_content() -> None:
         before = fingerprint(tensor)
         change()
         assert fingerprint(tensor) != before
+
+
+def test_numpy_global_generator_fingerprints_by_state_across_processes() -> None:
+    """numpy seeds its global RandomState from OS entropy at import and keeps that entropy in
+    its pickle: with the same state it must still fingerprint the same in another process
+    (scipy's frozen distributions and ``np.random.rand`` hold it), and a draw must show."""
+    code = (
+        "import numpy as np, scipy.stats as st\n"
+        "from elastic_kernel.lineage.fingerprint import fingerprint\n"
+        "np.random.set_state(np.random.RandomState(3).get_state())  # as a restore does\n"
+        "dist = st.norm(loc=1, scale=2)\n"
+        "first = [fingerprint(v) for v in (np.random.mtrand._rand, np.random.rand, dist)]\n"
+        "np.random.rand()\n"
+        "assert fingerprint(np.random.mtrand._rand) != first[0]\n"
+        "print([f.hex() for f in first])"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == runs[1].stdout != ""

@@ -59,6 +59,13 @@ class Holder(typing.Generic[T]):
 import collections
 Plain = collections.namedtuple("Plain", "x y")
 
+import functools
+@functools.lru_cache(maxsize=8)
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+fib(20)
+fib.note = "memo"
+
 class Empty:
     __slots__ = ()
 
@@ -92,6 +99,7 @@ values = {
     "tail": pd.Series(["a", "bb", "ccc"])[1:],
     "forest": forest,
     "masked": np.ma.masked_array([1, 2, 3], mask=[False, True, False]),
+    "fib": fib,
 }
 values["counter"].inc()
 values["holder"]["p"] = values["point"]
@@ -132,6 +140,12 @@ assert type(ns["local"]).__qualname__ == "make_local.<locals>.Local"
 # cloudpickle alone rebuilds a TypeVar in its own module, and NamedTuples refuse slots.
 assert ns["T"].__module__ == "__main__" and type(ns["generic"]).__parameters__ == (ns["T"],)
 assert ns["pair"] == (1, [2]) and type(ns["pair"])._fields == ("a", "b")
+# An lru_cache wrapper pickles itself by name, which a fresh process cannot look up: it comes
+# back as a wrapper of the same function, with its parameters and attributes (cache emptied).
+fib = ns["fib"]
+assert fib(20) == 6765 and fib.cache_parameters() == {"maxsize": 8, "typed": False}
+assert fib.note == "memo" and fib.__wrapped__.__name__ == "fib"
+assert fib.__wrapped__.__globals__["fib"] is fib
 ns["base"][2] = 100.0
 assert ns["evens"][1] == 100.0
 print("ok")

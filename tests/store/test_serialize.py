@@ -309,3 +309,50 @@ def test_matplotlib_callback_counters_are_neither_advanced_nor_lost() -> None:
     assert repr(norm.callbacks._cid_gen) == before
     assert repr(loaded.callbacks._cid_gen) == before  # type: ignore[attr-defined]
     assert (loaded.vmin, loaded.vmax) == (0, 2)  # type: ignore[attr-defined]
+
+
+def test_strided_windows_stay_views_of_their_array() -> None:
+    """``as_strided`` (behind ``sliding_window_view``) hangs its result on a small holder of
+    the array interface, not on the array: the store follows it to the array."""
+    from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+    base = np.arange(20.0)
+    values = {
+        "base": base,
+        "windows": sliding_window_view(base, 4),
+        "pairs": as_strided(base, shape=(10, 2), strides=(16, 8)),
+    }
+    out = roundtrip(dict(values))
+    for name, value in values.items():
+        np.testing.assert_array_equal(out[name], value)  # type: ignore[arg-type]
+    assert np.shares_memory(out["base"], out["windows"])  # type: ignore[arg-type]
+    assert np.shares_memory(out["base"], out["pairs"])  # type: ignore[arg-type]
+    assert not out["windows"].flags.writeable  # type: ignore[union-attr]
+    out["base"][5] = -1.0  # type: ignore[index]
+    assert out["windows"][2, 3] == -1.0 and out["pairs"][2, 1] == -1.0  # type: ignore[index]
+
+
+def test_global_generators_load_as_the_global_generators() -> None:
+    """A bound method of the global generator, the generator itself, or an object holding it
+    (a scipy frozen distribution) loads holding this process's global generator: seeding it
+    must still reach them. Its state is restored from the checkpoint's metadata instead."""
+    import random
+
+    import scipy.stats as st
+
+    values = {
+        "draw": random.random,
+        "inst": random._inst,  # type: ignore[attr-defined]  # random's global generator
+        "rand": np.random.rand,
+        "legacy": np.random.mtrand._rand,
+        "dist": st.norm(loc=1, scale=2),
+        "own": np.random.RandomState(5),
+    }
+    out: Any = roundtrip(values)
+    assert out["draw"].__self__ is random._inst  # type: ignore[attr-defined]
+    assert out["inst"] is random._inst  # type: ignore[attr-defined]
+    assert out["rand"].__self__ is np.random.mtrand._rand
+    assert out["legacy"] is np.random.mtrand._rand
+    assert out["dist"].dist._random_state is np.random.mtrand._rand
+    assert out["own"] is not values["own"]
+    assert out["own"].rand() == np.random.RandomState(5).rand()
