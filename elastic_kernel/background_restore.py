@@ -124,11 +124,14 @@ class BackgroundRestore:
         # thread extends.
         # Library settings whose modules are imported already replay at start, before any
         # group loads on any thread (sys.path must be extended before what lives on it is
-        # unpickled); the others import first, on the loading thread.
+        # unpickled). The loading thread imports the others' modules first, and the main
+        # thread replays each once its modules are in: never on the loading thread, as some
+        # settings are thread-local (torch's grad mode, scikit-learn's config).
         self._instant_settings: list[Setting] = []
         importing: list[Setting] = []
         for setting in recorded_settings(self.graph):
             (self._instant_settings if is_imported(setting) else importing).append(setting)
+        self._deferred_settings = list(importing)
         self._loader = GroupLoader(
             store,
             manifest,
@@ -200,6 +203,7 @@ class BackgroundRestore:
 
     def prepare_cell(self, code: str) -> None:
         """Before a cell runs: wait for and apply what it can read (everything when dynamic)."""
+        self._replay_settings(wait=self._imports_unset_module(code))
         if self._pending_reruns and analyze_cell(code).stores & self._rerun_names():
             # Re-runs go before any cell that touches their names, writing ones included.
             self._run_reruns()
@@ -311,7 +315,31 @@ class BackgroundRestore:
         with self._lock:
             return {n: g.error for g in self._groups if g.error is not None for n in g.names}
 
+    def _imports_unset_module(self, code: str) -> bool:
+        """Whether ``code`` imports a module whose settings are not replayed yet."""
+        if not self._deferred_settings:
+            return False
+        tops = {
+            m.split(".")[0] for _, bindings in self._deferred_settings for m in bindings.values()
+        }
+        return any(name.split(".")[0] in tops for name in analyze_cell(code).imports)
+
+    def _replay_settings(self, *, wait: bool = False) -> None:
+        """Replay the deferred settings whose modules are imported now (all of them, once the
+        loading thread has imported them, with ``wait``), before any variable that may use
+        them appears and before any cell or re-run."""
+        if not self._deferred_settings:
+            return
+        if wait:
+            self._wait(self._loader.settings_imported)
+        done = self._loader.settings_imported.is_set()
+        ready = [s for s in self._deferred_settings if done or is_imported(s)]
+        if ready:
+            self._deferred_settings = [s for s in self._deferred_settings if s not in ready]
+            self._notes.extend(replay(ready))
+
     def _apply_ready(self) -> None:
+        self._replay_settings()
         blocked = self._rerun_names() if self._pending_reruns else set()
         protected: set[str] | None = None
         for group in self._groups:
@@ -332,6 +360,8 @@ class BackgroundRestore:
                 self._on_applied(sorted(values))
 
     def _run_reruns(self) -> None:
+        # Cells re-run under the session's settings (a training cell under no_grad).
+        self._replay_settings(wait=True)
         todo, self._pending_reruns = self._pending_reruns, []
         executions = self.graph.executions
         written = {v.name for i in todo for v in executions[i].writes}
@@ -383,6 +413,7 @@ class BackgroundRestore:
         self._on_failure(failed, message)
 
     def _complete(self) -> None:
+        self._replay_settings(wait=True)
         protected = self._protected()
         loaded = sorted(n for g in self._groups if g.is_applied for n in g.names)
         for name in self._lost:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from elastic_kernel.lineage.module_state import Setting, replay
+from elastic_kernel.lineage.module_state import Setting, import_modules
 from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock
 from elastic_kernel.restore import verify_values
 from elastic_kernel.store import CheckpointStore, GroupPrefetcher, Manifest, deserialize_group
@@ -96,10 +96,11 @@ class GroupLoader:
     ) -> None:
         self._store, self._manifest, self._order = store, manifest, order
         self._wake, self._delay = wake, delay
-        # Library settings that import their modules first: replayed on the loading thread,
-        # before its first group, so that a cell loading its own small group does not wait for
-        # them. Their notes end up in ``notes``.
+        # Library settings whose modules are not imported yet: the loading thread imports
+        # those modules before its first group (so that a cell loading its own small group
+        # does not wait for them) and sets ``settings_imported``; the main thread replays them.
         self._settings = settings or []
+        self.settings_imported = threading.Event()
         self.notes: list[str] = []
         # Groups whose loading has begun, on the loading thread or another.
         self._taken: set[int] = set()
@@ -147,7 +148,10 @@ class GroupLoader:
 
     def _load_all(self) -> None:
         assert self._reads is not None
-        self.notes.extend(replay(self._settings))
+        try:
+            self.notes.extend(import_modules(self._settings))
+        finally:
+            self.settings_imported.set()
         with self._reads:
             for group in self._order:
                 if self.claim(group):

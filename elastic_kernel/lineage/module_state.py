@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
-import sys
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeGuard
 
 from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
 from elastic_kernel.lineage.graph import HistoryGraph
-from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock
+from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock, imported
 
 __all__ = [
     "SETTINGS",
@@ -31,6 +31,7 @@ __all__ = [
     "SHELL_SETTINGS",
     "Setting",
     "changed_modules",
+    "import_modules",
     "is_imported",
     "is_module",
     "module_settings",
@@ -198,7 +199,48 @@ def _magic_replays(magic: str, argument: str) -> bool:
 
 def is_imported(setting: Setting) -> bool:
     """Whether every module ``setting`` names is imported already (replaying it is instant)."""
-    return all(module in sys.modules for module in setting[1].values())
+    return all(imported(module) is not None for module in setting[1].values())
+
+
+def import_modules(settings: Iterable[Setting]) -> list[str]:
+    """Import the modules ``settings`` name, without replaying them: on a loading thread, so
+    that the thread that runs cells can replay them at once later (some settings live in
+    thread-local state: torch's grad mode, scikit-learn's config).
+
+    Returns
+    -------
+    list of str
+        One note per module that could not be imported.
+    """
+    notes: list[str] = []
+    for module in dict.fromkeys(m for _, bindings in settings for m in bindings.values()):
+        error = _retrying_deadlocks(functools.partial(importlib.import_module, module))
+        if error is not None:
+            notes.append(f"could not import {module} to replay its settings: {error!r}")
+    return notes
+
+
+def _retrying_deadlocks(action: Callable[[], object]) -> Exception | None:
+    """Run ``action``, again when it hit an import deadlock (another thread importing the same
+    modules: a background restore's loading thread, or the main one); the error it ended with."""
+    for attempt in range(IMPORT_DEADLOCK_RETRIES):
+        try:
+            action()
+        except Exception as exc:
+            if import_deadlock(exc) and attempt + 1 < IMPORT_DEADLOCK_RETRIES:
+                time.sleep(0.05)
+                continue
+            return exc
+        return None
+    return None
+
+
+def _run_setting(source: str, bindings: Mapping[str, str]) -> None:
+    scratch: dict[str, object] = {
+        name: importlib.import_module(module) for name, module in bindings.items()
+    }
+    # The statement itself may import (a lazily loaded submodule).
+    exec(compile(source, "<elastic settings replay>", "exec"), scratch)
 
 
 def replay(settings: Iterable[Setting]) -> list[str]:
@@ -215,17 +257,7 @@ def replay(settings: Iterable[Setting]) -> list[str]:
     """
     notes: list[str] = []
     for source, bindings in settings:
-        for attempt in range(IMPORT_DEADLOCK_RETRIES):
-            try:
-                scratch: dict[str, object] = {
-                    name: importlib.import_module(module) for name, module in bindings.items()
-                }
-                exec(compile(source, "<elastic settings replay>", "exec"), scratch)
-            except Exception as exc:
-                # The loading thread may be importing the same modules (a background restore).
-                if import_deadlock(exc) and attempt + 1 < IMPORT_DEADLOCK_RETRIES:
-                    time.sleep(0.05)
-                    continue
-                notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
-            break
+        error = _retrying_deadlocks(functools.partial(_run_setting, source, bindings))
+        if error is not None:
+            notes.append(f"could not replay {source!r}: {type(error).__name__}: {error}")
     return notes

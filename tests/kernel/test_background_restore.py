@@ -405,3 +405,49 @@ def test_interrupt_before_the_cell_starts_does_not_run_it(saved: tuple[Path, str
         assert execute(kc, PROBE).stdout == probe
     finally:
         stop_kernel(km, kc)
+
+
+SETTING_CELLS = [
+    "import sklearn\nsklearn.set_config(assume_finite=True)",
+    # Loaded by name (importing scikit-learn): the cell that set the config is not re-run.
+    "from sklearn import get_config",
+    # A generator cannot be stored: the restore re-runs this cell, which must see the setting.
+    "flags = (f for f in [get_config()['assume_finite']])",
+]
+
+
+@pytest.fixture(scope="module")
+def saved_settings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("settings") / "store"
+    env = dict(os.environ, ELASTIC_STORE=str(store), ELASTIC_SESSION="settings")
+    # Stored, the module is loaded (not re-imported by re-running the cell that set it).
+    saved, _ = checkpoint_session(SETTING_CELLS, env, checkpoint="%checkpoint --mode store-all")
+    assert "recompute  1 variables: flags (re-running cells [2], [3])" in saved.stdout, saved.stdout
+    return store
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "print(get_config()['assume_finite'])",
+        "import sklearn as again\nprint(again.get_config()['assume_finite'])",
+        "print(next(flags))",
+    ],
+    ids=["reads-a-loaded-function", "imports-it", "reads-a-rerun-value"],
+)
+def test_thread_local_settings_are_replayed_on_the_main_thread(
+    saved_settings: Path, first: str
+) -> None:
+    """scikit-learn's config (like torch's grad mode) is thread-local: replayed on the loading
+    thread it never reached the cells. Whatever the first cell does (read a loaded function of
+    the module, import it, need a re-run), it runs with the session's setting."""
+    env = dict(os.environ, ELASTIC_STORE=str(saved_settings), ELASTIC_SESSION="settings")
+    km, kc = start_kernel(env=env)
+    try:
+        started = execute(kc, "%restore")
+        assert "in the background" in started.stdout, (started.stdout, started.stderr)
+        result = execute(kc, first)
+        assert result.stdout == "True\n", (result.stdout, result.stderr, result.error)
+        assert execute(kc, "print(get_config()['assume_finite'])").stdout == "True\n"
+    finally:
+        stop_kernel(km, kc)
