@@ -21,6 +21,7 @@ from elastic_kernel.lineage.known_names import (
     MUTATING_METHODS,
     NEUTRAL_MAGICS,
     SETTINGS_CALLS,
+    SETTINGS_GETTERS,
     SETTINGS_MAGICS,
     SHELL_CALLS,
     SIDE_EFFECT_MAGICS,
@@ -212,8 +213,14 @@ class _Visitor(ast.NodeVisitor):
         """Record the name at the root of ``node`` (``a`` in ``a.b[0].c``) when it is at least
         ``depth`` attribute or item steps above that root."""
         steps = 0
-        while isinstance(node, (ast.Attribute, ast.Subscript)):
-            node = node.value
+        while True:
+            if isinstance(node, (ast.Attribute, ast.Subscript)):
+                node = node.value
+            elif _is_settings_getter(node):
+                assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                node = node.func.value
+            else:
+                break
             steps += 1
         if isinstance(node, ast.Name) and steps >= depth:
             self.result.changed_through.add(node.id)
@@ -306,3 +313,12 @@ def _strip_magic_options(name: str, source: str) -> str:
             continue
         return candidate
     return ""
+
+
+def _is_settings_getter(node: ast.expr) -> bool:
+    """``decimal.getcontext()``: a call on a name's attribute returning its settings object."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SETTINGS_GETTERS
+    )

@@ -11,6 +11,7 @@ __all__ = [
     "MUTATING_METHODS",
     "NEUTRAL_MAGICS",
     "SETTINGS_CALLS",
+    "SETTINGS_GETTERS",
     "SETTINGS_MAGICS",
     "SHELL_CALLS",
     "SIDE_EFFECT_MAGICS",
@@ -126,8 +127,14 @@ SETTINGS_CALLS = frozenset(
         "basicConfig",
         "captureWarnings",
         "setrecursionlimit",
+        "setLevel",
+        "disable",
     }
 )
+# Calls returning a module's current settings object, assigned or configured through as in
+# `decimal.getcontext().prec = 5` or `logging.getLogger("x").setLevel(...)`: that changes the
+# module's settings.
+SETTINGS_GETTERS = frozenset({"getcontext", "getLogger"})
 # Methods that change their container in place, as in `sys.path.append(...)`: on an attribute of
 # a name (never a bare `np.append(a, v)`, which is a function returning a new array).
 MUTATING_METHODS = frozenset(

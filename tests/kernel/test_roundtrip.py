@@ -320,17 +320,24 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path, mod
         "pd.set_option('display.max_rows', 7)\nnp.set_printoptions(precision=3)",
         "plt.rcParams['figure.dpi'] = 42\nframe = pd.DataFrame({'a': range(20)})",
         "%load_ext autoreload\n%autoreload 2\n%xmode Minimal\n%env ELASTIC_TEST_SETTING=42",
+        # Through a settings object, and a logger's level set through a variable.
+        "import decimal, logging\ndecimal.getcontext().prec = 5\n"
+        "logging.getLogger('nb.named').setLevel(logging.ERROR)\n"
+        "log = logging.getLogger('nb.var')\nlog.setLevel(logging.DEBUG)",
     ]
     probe = (
         "import IPython, os\nshell = IPython.get_ipython()\n"
         "print(pd.get_option('display.max_rows'), np.get_printoptions()['precision'], "
         "plt.rcParams['figure.dpi'], '../src' in sys.path, type(box).__module__, "
         "'autoreload' in shell.magics_manager.magics['line'], shell.InteractiveTB.mode, "
-        "os.environ.get('ELASTIC_TEST_SETTING'))"
+        "os.environ.get('ELASTIC_TEST_SETTING'), decimal.getcontext().prec, "
+        "logging.getLogger('nb.named').level, log.level, log is logging.getLogger('nb.var'))"
     )
     env = dict(os.environ, ELASTIC_STORE=str(tmp_path / "store"), ELASTIC_SESSION="settings")
     saved, expected = checkpoint_session(cells, env, cwd=str(tmp_path / "a" / "nb"), probe=probe)
-    assert expected.split() == ["7", "3", "42.0", "True", "mylib", "True", "Minimal", "42"]
+    assert expected.split() == [
+        *("7", "3", "42.0", "True", "mylib", "True", "Minimal", "42", "5", "40", "10", "True")
+    ]
     km, kc = start_kernel(env=dict(env, ELASTIC_RESTORE=mode), cwd=str(tmp_path / "b" / "nb"))
     try:
         restored = execute(kc, "%restore --wait" if mode == "background" else "%restore")

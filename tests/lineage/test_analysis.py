@@ -104,6 +104,10 @@ def test_syntax_error_is_reported() -> None:
         ("pd.set_option('display.max_rows', 7)", {"pd"}),
         ("plt.style.use('ggplot')\nnp.set_printoptions(precision=2)", {"plt", "np"}),
         ("%time sklearn.set_config(display='text')", {"sklearn"}),
+        # Through a module's settings object.
+        ("decimal.getcontext().prec = 5", {"decimal"}),
+        ("logging.getLogger('x').setLevel(10)", {"logging"}),
+        ("plt.gca().set(title='t')\nplt.figure().dpi = 3", set()),
         # Functions that return new values, and plain reads, change nothing.
         ("np.append(a, 1)\nnp.sort(a)", set()),
         ("lst.append(1)\nx = pd.options.display.max_rows", set()),

@@ -356,3 +356,18 @@ def test_global_generators_load_as_the_global_generators() -> None:
     assert out["dist"].dist._random_state is np.random.mtrand._rand
     assert out["own"] is not values["own"]
     assert out["own"].rand() == np.random.RandomState(5).rand()
+
+
+def test_loggers_load_as_the_named_logger_with_their_level() -> None:
+    """A logger pickles by name: the level a notebook set through a variable came back unset."""
+    import logging
+
+    logger = logging.getLogger("elastic.test.level")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    group = serialize_group({"log": logger, "root": logging.getLogger()})
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+    out: Any = deserialize_group(group)
+    assert out["log"] is logger and out["root"] is logging.getLogger()
+    assert logger.level == logging.DEBUG and logger.propagate is False
