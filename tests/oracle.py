@@ -149,7 +149,8 @@ class _Describer:
                         repr(k)
                         if isinstance(k, (*ATOMS, tuple, frozenset))
                         else self.describe(k, f"{path}.<key{i}>", depth + 1),
-                        self.describe(v, f"{path}[{k!r}]", depth + 1),
+                        # Paths name aliases across processes: no addresses in them.
+                        self.describe(v, f"{path}[{ADDRESS.sub('', repr(k))}]", depth + 1),
                     ]
                     for i, (k, v) in enumerate(obj.items())
                 ],

@@ -24,8 +24,8 @@ import dill
 import numpy as np
 
 from elastic_kernel.errors import SerializationError
+from elastic_kernel.store._functools import reduce_cached_property, reduce_lru_cache
 from elastic_kernel.store._logging import reduce_logger
-from elastic_kernel.store._lru_cache import reduce_lru_cache
 from elastic_kernel.store._matplotlib import reduce_callback_registry
 from elastic_kernel.store._pandas import PandasReducer
 from elastic_kernel.store._singletons import SingletonReducer
@@ -171,9 +171,9 @@ class _Reducers:
 
 def _reduce_special(obj: object, reducers: _Reducers) -> Any:
     """Our reductions, shared by both picklers: numpy views as views, the global generators by
-    reference, closed files as closed files, notebook ``lru_cache`` functions by value, loggers
-    with their level, tensors on shared storage, pandas blocks sharing values;
-    ``NotImplemented`` for everything else.
+    reference, closed files as closed files, notebook ``lru_cache`` functions by value,
+    ``cached_property`` without its lock, loggers with their level, tensors on shared storage,
+    pandas blocks sharing values; ``NotImplemented`` for everything else.
 
     Raises
     ------
@@ -190,7 +190,12 @@ def _reduce_special(obj: object, reducers: _Reducers) -> Any:
     closed = _closed_file_args(obj)
     if closed is not None:
         return (_rebuild_closed_file, closed)
-    for reduce in (reduce_callback_registry, reduce_lru_cache, reduce_logger):
+    for reduce in (
+        reduce_callback_registry,
+        reduce_lru_cache,
+        reduce_cached_property,
+        reduce_logger,
+    ):
         reduced = reduce(obj)
         if reduced is not NotImplemented:
             return reduced

@@ -66,6 +66,16 @@ def fib(n):
 fib(20)
 fib.note = "memo"
 
+class Circle:
+    def __init__(self, r):
+        self.r = r
+    @functools.cached_property
+    def area(self):
+        'The area.'
+        return 3 * self.r ** 2
+circle = Circle(2)
+circle.area
+
 class Empty:
     __slots__ = ()
 
@@ -100,6 +110,7 @@ values = {
     "forest": forest,
     "masked": np.ma.masked_array([1, 2, 3], mask=[False, True, False]),
     "fib": fib,
+    "circle": circle,
 }
 values["counter"].inc()
 values["holder"]["p"] = values["point"]
@@ -146,6 +157,11 @@ fib = ns["fib"]
 assert fib(20) == 6765 and fib.cache_parameters() == {"maxsize": 8, "typed": False}
 assert fib.note == "memo" and fib.__wrapped__.__name__ == "fib"
 assert fib.__wrapped__.__globals__["fib"] is fib
+# cached_property held an RLock before Python 3.12: the class was unstorable.
+circle = ns["circle"]
+assert circle.area == 12 and vars(circle)["area"] == 12 and type(circle)(3).area == 27
+prop = vars(type(circle))["area"]
+assert prop.attrname == "area" and prop.__doc__ == "The area."
 ns["base"][2] = 100.0
 assert ns["evens"][1] == 100.0
 print("ok")

@@ -1,10 +1,13 @@
-"""Functions decorated with ``functools.lru_cache`` (or ``cache``) in the notebook.
+"""``functools`` decorators of notebook code.
 
-The C wrapper pickles itself by name (``__main__.fib``), which a new process cannot look up
-until the very variable being loaded exists. Such a wrapper is saved as the function it wraps
-(by value, as cloudpickle saves notebook functions) plus its cache parameters and attributes.
-Its cache starts empty after loading: the C type gives no access to its entries, and a cache
-holds nothing a call cannot compute again.
+``lru_cache`` (and ``cache``): the C wrapper pickles itself by name (``__main__.fib``), which a
+new process cannot look up until the very variable being loaded exists. Such a wrapper is saved
+as the function it wraps (by value, as cloudpickle saves notebook functions) plus its cache
+parameters and attributes. Its cache starts empty after loading: the C type gives no access to
+its entries, and a cache holds nothing a call cannot compute again.
+
+``cached_property`` holds an ``RLock`` until Python 3.12, which made every class using it
+unstorable. The lock only serializes the first computation in one process: a new one is made.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["rebuild_lru_cache", "reduce_lru_cache"]
+__all__ = [
+    "rebuild_cached_property",
+    "rebuild_lru_cache",
+    "reduce_cached_property",
+    "reduce_lru_cache",
+]
 
 _WRAPPER_TYPE = type(functools.lru_cache(maxsize=None)(len))
 
@@ -55,3 +63,19 @@ def reduce_lru_cache(obj: object) -> tuple[object, ...] | Any:
         (wrapper.__wrapped__, parameters["maxsize"], parameters["typed"]),
         dict(vars(wrapper)),
     )
+
+
+def rebuild_cached_property(function: Callable[..., Any], name: str | None, doc: object) -> object:
+    """``functools.cached_property(function)`` as its class statement left it."""
+    prop: Any = functools.cached_property(function)
+    prop.attrname = name
+    prop.__doc__ = doc
+    return prop
+
+
+def reduce_cached_property(obj: object) -> tuple[object, ...] | Any:
+    """``(rebuild_cached_property, args)`` for a ``cached_property`` holding a lock (Python
+    before 3.12); ``NotImplemented`` for anything else."""
+    if type(obj) is not functools.cached_property or not hasattr(obj, "lock"):
+        return NotImplemented
+    return (rebuild_cached_property, (obj.func, obj.attrname, obj.__doc__))
