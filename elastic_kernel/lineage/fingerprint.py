@@ -116,17 +116,20 @@ def _quick_fingerprint(obj: object, max_bytes: int) -> bytes | None:
     cls = type(obj)
     if cls in SCALARS:
         return xxhash.xxh3_128_digest(pickle.dumps(obj, protocol=5))
-    if isinstance(obj, (str, bytes)) and cls in TEXT:
-        if len(obj) > max_bytes:
+    if cls in TEXT:
+        text = cast("str | bytes", obj)
+        if len(text) > max_bytes:
             return None
-        data = obj.encode("utf-8", "surrogatepass") if isinstance(obj, str) else obj
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         return xxhash.xxh3_128_digest(cls.__name__.encode() + b"\0" + data)
     np = imported("numpy")
     if np is None:
         return _SLOW
-    if isinstance(obj, np.generic) and obj.dtype.kind in NUMPY_SCALAR_KINDS:
-        header = f"numpy {cls.__module__}.{cls.__qualname__} {obj.dtype.str}\0".encode()
-        return xxhash.xxh3_128_digest(header + obj.tobytes())
+    if issubclass(cls, np.generic):
+        scalar: Any = obj
+        if scalar.dtype.kind in NUMPY_SCALAR_KINDS:
+            header = f"numpy {cls.__module__}.{cls.__qualname__} {scalar.dtype.str}\0".encode()
+            return xxhash.xxh3_128_digest(header + scalar.tobytes())
     if _buffer_bytes(obj, cls, np.ndarray) > max_bytes:
         return None
     return _SLOW
@@ -146,7 +149,7 @@ def _items_at_least(obj: object) -> int:
 def _buffer_bytes(obj: object, cls: type, ndarray: type) -> int:
     """Bytes of the numeric buffers the pickler would hash for an array or a pandas frame or
     series (its blocks' arrays, each counted once); 0 for anything else."""
-    if isinstance(obj, ndarray):
+    if issubclass(cls, ndarray):
         return _numeric_nbytes(obj, ndarray)
     if not (cls.__module__ or "").startswith("pandas"):
         return 0
@@ -160,7 +163,7 @@ def _buffer_bytes(obj: object, cls: type, ndarray: type) -> int:
 def _numeric_nbytes(arr: Any, ndarray: type) -> int:
     """An array's bytes when the pickler hashes its buffer, 0 otherwise (object arrays,
     pandas extension arrays)."""
-    if isinstance(arr, ndarray) and not arr.dtype.hasobject:  # type: ignore[attr-defined]
+    if issubclass(type(arr), ndarray) and not arr.dtype.hasobject:
         return int(arr.nbytes)  # type: ignore[attr-defined]
     return 0
 

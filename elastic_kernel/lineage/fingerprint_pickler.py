@@ -163,7 +163,9 @@ class FingerprintPickler(pickle.Pickler):
 
     def _reduce(self, obj: Any) -> Any:
         cls = type(obj)
-        if self._ndarray is not None and isinstance(obj, self._ndarray):
+        # Types, not isinstance: isinstance asks a failing object for its __class__, which
+        # runs a class's own __getattribute__ (monitoring must not run user code).
+        if self._ndarray is not None and issubclass(cls, self._ndarray):
             return self._reduce_array(obj)
         if cls is types.FunctionType:
             return NotImplemented if obj is token else self._reduce_function(obj)
@@ -189,7 +191,7 @@ class FingerprintPickler(pickle.Pickler):
             # whether anything has read the attribute yet (sizing it does).
             parts = (obj.func, obj.args, obj.keywords or None, vars(obj) or None)
             return token, ("partial",), parts
-        if isinstance(obj, type):
+        if issubclass(cls, type):
             return self._reduce_class(obj)
         pandas_kind = self._pandas.get(cls)
         if pandas_kind is None:
@@ -331,26 +333,33 @@ class FingerprintPickler(pickle.Pickler):
         return token, name, (cls.__bases__, attrs)
 
     def _reduce_instance(self, obj: object, cls: type) -> Any:
-        slot_values = tuple(getattr(obj, name, _EMPTY_CELL) for name in self._slot_names(cls))
-        attributes = getattr(obj, "__dict__", None)
+        # object's own lookup: a class's __getattribute__ is user code.
+        slot_values = tuple(_own_attribute(obj, name) for name in self._slot_names(cls))
+        attributes = _own_attribute(obj, "__dict__")
         if type(attributes) is dict:
             attributes = _names_and_values(attributes)
         state = (attributes, slot_values)
         items: Iterable[object] | None = None
         pairs: Iterable[tuple[object, object]] | None = None
         # Subclasses of builtin containers keep their content outside __dict__.
-        if isinstance(obj, dict):
-            pairs = iter(dict.items(obj))
-        elif isinstance(obj, (list, tuple)):
-            items = iter(obj)
-        elif isinstance(obj, (set, frozenset)):
-            items = iter(obj)
+        if issubclass(cls, dict):
+            pairs = iter(dict.items(obj))  # type: ignore[arg-type]
+        elif issubclass(cls, (list, tuple, set, frozenset)):
+            items = iter(obj)  # type: ignore[call-overload]
         else:
             for base in _VALUE_BASES:
-                if isinstance(obj, base):
+                if issubclass(cls, base):
                     state = (state, base(obj))
                     break
         return token, ("object", cls.__module__, cls.__qualname__), state, items, pairs
+
+
+def _own_attribute(obj: object, name: str) -> object:
+    """``obj.name`` as ``object`` finds it (slots, ``__dict__``), or ``_EMPTY_CELL``."""
+    try:
+        return object.__getattribute__(obj, name)
+    except AttributeError:
+        return _EMPTY_CELL
 
 
 def _names_and_values(attributes: dict[Any, Any]) -> tuple[str, tuple[Any, ...]]:

@@ -62,6 +62,14 @@ CELLS = [
     "np.random.standard_normal(2).shape",
     # The launch directory holds a colorsys.py (see the fixture): the standard library wins.
     "import colorsys, sys\nhasattr(colorsys, 'SHADOWED'), [p for p in sys.path if 'cwd' in p]",
+    # A class that counts every attribute access: monitoring must not run it.
+    "class Counting:\n    def __init__(self):\n        self.items = [1]\n"
+    "    def __getattribute__(self, name):\n        Counting.seen.append(name)\n"
+    "        return object.__getattribute__(self, name)\n"
+    "    __slots__ = ('__dict__', 'slot')\n"
+    "Counting.seen = []\ncounting = Counting()\ncounting.slot = [2]\nCounting.seen",
+    "Counting.seen.clear()\nmore = 1",
+    "Counting.seen",
 ]
 
 # IPython prints durations like "4 µs", "1.2 ms" and, for tiny ones, "1e+03 ns".
