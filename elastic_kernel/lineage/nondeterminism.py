@@ -1,11 +1,12 @@
 """Sources of values a re-run cannot reproduce (clocks, OS randomness, unseeded generators,
-what the user typed), recognised by the names a cell's code uses."""
+what the user typed), recognised by the names a cell's code uses, and values that hold times
+a library measured while the cell ran."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["nondeterminism_reasons"]
+__all__ = ["measured_time_reasons", "nondeterminism_reasons"]
 
 _NONDETERMINISTIC = {
     "urandom": "os.urandom",
@@ -65,3 +66,37 @@ def nondeterminism_reasons(names: Iterable[str], *, seeded: bool = False) -> lis
     if not seeded:
         reasons.update(reason for name, reason in _UNSEEDED.items() if name in present)
     return sorted(reasons)
+
+
+def measured_time_reasons(ns: Mapping[str, object], names: Iterable[str]) -> list[str]:
+    """Variables among ``names`` holding times a library measured while the cell ran
+    (scikit-learn's search ``cv_results_`` and ``refit_time_``, ``cross_validate``'s
+    ``fit_time``): a re-run measures other times, so the cell cannot be re-run to recreate
+    them. The values themselves and one level of list, tuple and dict items are looked at."""
+    reasons = []
+    for name in sorted(names):
+        if name in ns and any(_holds_times(item) for item in _shallow(ns[name])):
+            reasons.append(f"{name} holds times measured while the cell ran")
+    return reasons
+
+
+def _shallow(value: object) -> Iterator[object]:
+    yield value
+    if type(value) in (list, tuple):
+        yield from value  # type: ignore[misc]  # narrowed to list or tuple just above
+    elif type(value) is dict:
+        yield from value.values()  # type: ignore[attr-defined]  # a dict, as just checked
+
+
+def _holds_times(item: object) -> bool:
+    if type(item) is dict:
+        return "fit_time" in item and "score_time" in item
+    try:
+        # object's own lookup: a class's __getattribute__ is user code.
+        attributes = object.__getattribute__(item, "__dict__")
+    except AttributeError:
+        return False
+    if type(attributes) is not dict:
+        return False
+    results = attributes.get("cv_results_")
+    return "refit_time_" in attributes or (type(results) is dict and "mean_fit_time" in results)

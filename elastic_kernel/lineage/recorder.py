@@ -22,12 +22,7 @@ from dataclasses import dataclass, field
 
 from elastic_kernel.lineage.aliases import AliasIndex
 from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
-from elastic_kernel.lineage.effects import (
-    CellEffects,
-    EffectWatcher,
-    Recording,
-    nondeterminism_reasons,
-)
+from elastic_kernel.lineage.effects import CellEffects, EffectWatcher, Recording
 from elastic_kernel.lineage.fingerprint import fingerprint
 from elastic_kernel.lineage.globals_used import GlobalsResolver
 from elastic_kernel.lineage.graph import (
@@ -42,6 +37,7 @@ from elastic_kernel.lineage.graph import (
 from elastic_kernel.lineage.identity import identity
 from elastic_kernel.lineage.known_names import GENERATOR_CONSTRUCTORS
 from elastic_kernel.lineage.module_state import is_module, settings_extras
+from elastic_kernel.lineage.nondeterminism import measured_time_reasons, nondeterminism_reasons
 from elastic_kernel.lineage.rng import RngState, capture_rng_state, uses_global_rng
 from elastic_kernel.lineage.snapshot import IdSnapshot, SnapshotTaker
 from elastic_kernel.lineage.working_dir import CELL_DIR, current_dir, relative_dir
@@ -437,7 +433,7 @@ class CellRecorder:
         )
         nondeterministic = nondeterminism_reasons(
             pending.analysis.calls | pending.function_calls, seeded=seeded
-        )
+        ) + measured_time_reasons(self.ns, changed)
         if nondeterministic:
             flags.add(FLAG_NONDETERMINISTIC)
             notes.extend(nondeterministic)

@@ -95,6 +95,36 @@ def test_unreplayable_sources_are_nondeterministic(kernel: BlockingKernelClient,
     assert "nondeterministic" in flags(e)
 
 
+SEARCH = (
+    "from sklearn.datasets import load_iris\nfrom sklearn.model_selection import {}\n"
+    "from sklearn.neighbors import KNeighborsClassifier\nX, y = load_iris(return_X_y=True)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        SEARCH.format("GridSearchCV")
+        + "fx_grid = GridSearchCV(KNeighborsClassifier(), {'n_neighbors': [1, 3]}, cv=3)\n"
+        "fx_grid.fit(X, y)",
+        SEARCH.format("GridSearchCV")
+        + "fx_grids = {'knn': GridSearchCV(KNeighborsClassifier(), {'n_neighbors': [1]},"
+        " cv=2, refit=False).fit(X, y)}",
+        SEARCH.format("cross_validate") + "fx_cv = cross_validate(KNeighborsClassifier(), X, y)",
+    ],
+    ids=["grid_search", "grid_search_in_a_dict", "cross_validate"],
+)
+def test_values_holding_measured_times_are_nondeterministic(
+    kernel: BlockingKernelClient, code: str
+) -> None:
+    """A search's cv_results_ holds fit and score times: a re-run measures others, so the
+    restore would report the value as different. The cell is never re-run; its values are
+    stored."""
+    e = run(kernel, code)
+    assert "nondeterministic" in flags(e)
+    assert any("holds times measured while the cell ran" in note for note in e["notes"]), e
+
+
 def test_what_the_user_typed_is_nondeterministic(kernel: BlockingKernelClient) -> None:
     """A restore re-runs cells with no one to answer input(): the cell must be stored."""
     result = execute(
