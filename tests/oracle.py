@@ -197,6 +197,8 @@ class _Describer:
                         continue
         # pandas' cache_readonly store: derived values, filled lazily, not pickled.
         state.pop("_cache", None)
+        # scikit-learn vectorizers keep id(stop_words): an address, never repeated by a re-run.
+        state.pop("_stop_words_id", None)
         if state:
             return [
                 "object",

@@ -39,7 +39,7 @@ DEFAULT_MAX_BYTES = 2 * 2**30
 DEFAULT_MAX_OBJECTS = 1_000_000
 """Non-builtin objects described per value before giving up (about 1 s of Python work)."""
 
-FINGERPRINT_VERSION = 3
+FINGERPRINT_VERSION = 4
 """Changes whenever a value's digest may change: checkpoints record it, and a restore compares
 fingerprints only with those of the same version."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from elastic_kernel.lineage.modules import imported
 
-__all__ = ["Describer", "Description", "library_describer"]
+__all__ = ["Describer", "Description", "library_describer", "names_and_values"]
 
 Description = tuple[tuple[object, ...], object]
 """A name (strings and numbers) and the state to hash after it."""
@@ -17,6 +17,16 @@ Description = tuple[tuple[object, ...], object]
 Describer = Callable[[Any], Description | None]
 """Describes an object of its class; None for one it leaves to the generic library path (a
 GPU tensor: the class's own reduction)."""
+
+
+def names_and_values(attributes: dict[Any, Any]) -> tuple[str, tuple[Any, ...]]:
+    """An instance's attributes with their names as one text, not as str objects the memo
+    would link to equal strings elsewhere: unpickling interns instance-dict keys, so which of
+    them are the same object as a string in a tuple (sklearn's ``estimator_params``) changes
+    between a value and its loaded copy."""
+    # "+" makes a new object even for one name (a one-item join returns the item itself).
+    names = "\0" + "\0".join(k if type(k) is str else repr(k) for k in attributes)
+    return names, tuple(attributes.values())
 
 
 def _transform_node(node: Any) -> Description | None:
@@ -68,12 +78,21 @@ def _random_state(state: Any) -> Description | None:
     return ("numpy global RandomState",), mtrand._rand.get_state()
 
 
+def _vectorizer(vectorizer: Any) -> Description | None:
+    # scikit-learn keeps id(stop_words) to notice a change between calls: an address, which
+    # a re-run in another process never repeats.
+    state = {k: v for k, v in vars(vectorizer).items() if k != "_stop_words_id"}
+    kind = type(vectorizer)
+    return ("sklearn vectorizer", kind.__module__, kind.__qualname__), names_and_values(state)
+
+
 # Library classes (and their subclasses), by (module, name).
 _DESCRIBERS: dict[tuple[str, str], Describer] = {
     ("torch", "Tensor"): _tensor,
     ("matplotlib.transforms", "TransformNode"): _transform_node,
     ("matplotlib.cbook", "CallbackRegistry"): _callback_registry,
     ("numpy.random.mtrand", "RandomState"): _random_state,
+    ("sklearn.feature_extraction.text", "_VectorizerMixin"): _vectorizer,
 }
 
 

@@ -23,6 +23,7 @@ from elastic_kernel.lineage.fingerprint_libraries import (
     Describer,
     Description,
     library_describer,
+    names_and_values,
 )
 from elastic_kernel.lineage.fingerprint_pandas import (
     ARROW,
@@ -225,7 +226,7 @@ class FingerprintPickler(pickle.Pickler):
                 # look it up there.
                 return token, ("global", getattr(obj, "__module__", None), reduced)
             if type(reduced) is tuple and len(reduced) > 2 and type(reduced[2]) is dict:
-                return (*reduced[:2], _names_and_values(reduced[2]), *reduced[3:])
+                return (*reduced[:2], names_and_values(reduced[2]), *reduced[3:])
             return reduced
         return NotImplemented
 
@@ -323,7 +324,7 @@ class FingerprintPickler(pickle.Pickler):
         if not (cls.__flags__ & _HEAPTYPE) or not _is_user_class(cls, self._top):
             return token, name
         # By name: a class rebuilt from a checkpoint gets its attributes in another order.
-        attrs = _names_and_values(
+        attrs = names_and_values(
             {
                 key: value if not _is_descriptor(value) else repr(type(value).__name__)
                 for key, value in sorted(vars(cls).items(), key=lambda item: str(item[0]))
@@ -337,7 +338,7 @@ class FingerprintPickler(pickle.Pickler):
         slot_values = tuple(_own_attribute(obj, name) for name in self._slot_names(cls))
         attributes = _own_attribute(obj, "__dict__")
         if type(attributes) is dict:
-            attributes = _names_and_values(attributes)
+            attributes = names_and_values(attributes)
         state = (attributes, slot_values)
         items: Iterable[object] | None = None
         pairs: Iterable[tuple[object, object]] | None = None
@@ -360,16 +361,6 @@ def _own_attribute(obj: object, name: str) -> object:
         return object.__getattribute__(obj, name)
     except AttributeError:
         return _EMPTY_CELL
-
-
-def _names_and_values(attributes: dict[Any, Any]) -> tuple[str, tuple[Any, ...]]:
-    """An instance's attributes with their names as one text, not as str objects the memo
-    would link to equal strings elsewhere: unpickling interns instance-dict keys, so which of
-    them are the same object as a string in a tuple (sklearn's ``estimator_params``) changes
-    between a value and its loaded copy."""
-    # "+" makes a new object even for one name (a one-item join returns the item itself).
-    names = "\0" + "\0".join(k if type(k) is str else repr(k) for k in attributes)
-    return names, tuple(attributes.values())
 
 
 def _with_default_fill_value(arr: Any, state: dict[str, Any]) -> dict[str, Any]:

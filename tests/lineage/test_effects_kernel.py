@@ -87,8 +87,10 @@ def test_subprocess_and_remove_are_side_effects(
         "import secrets\nfx9 = secrets.token_hex(4)",
         "import datetime\nfx10 = datetime.datetime.now()",
         "import numpy as np\nfx11 = np.random.default_rng().random()",
+        "import numpy as np, scipy.sparse.linalg as sl\n"
+        "fx_eig = sl.eigsh(np.diag(np.arange(1.0, 20.0)), k=2, return_eigenvectors=False)",
     ],
-    ids=["uuid4", "time", "urandom", "secrets", "now", "unseeded_generator"],
+    ids=["uuid4", "time", "urandom", "secrets", "now", "unseeded_generator", "arpack"],
 )
 def test_unreplayable_sources_are_nondeterministic(kernel: BlockingKernelClient, code: str) -> None:
     e = run(kernel, code)

@@ -469,3 +469,20 @@ def test_numpy_global_generator_fingerprints_by_state_across_processes() -> None
         for _ in range(2)
     ]
     assert runs[0].stdout == runs[1].stdout != ""
+
+
+def test_fitted_vectorizer_fingerprints_alike_across_processes() -> None:
+    """scikit-learn's vectorizers keep id(stop_words): the same fit in another process (a
+    restore's re-run) must still fingerprint the same."""
+    code = (
+        "from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer\n"
+        "from elastic_kernel.lineage.fingerprint import fingerprint\n"
+        "texts = ['ab bc cd', 'bc cd de', 'cd de ef ab']\n"
+        "models = [CountVectorizer().fit(texts), TfidfVectorizer(stop_words=['ab']).fit(texts)]\n"
+        "print([fingerprint(m).hex() for m in models])"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == runs[1].stdout != ""
