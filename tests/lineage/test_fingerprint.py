@@ -378,6 +378,15 @@ def test_partial_fingerprint_ignores_whether_its_dict_was_read() -> None:
     assert fingerprint(callback) != before
 
 
+def assert_same_output_in_two_processes(code: str) -> None:
+    """``code`` prints the same (non-empty) text in two fresh processes."""
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == runs[1].stdout != ""
+
+
 FIGURE = (
     "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
     "from elastic_kernel.lineage.fingerprint import fingerprint\n"
@@ -399,11 +408,7 @@ def test_figure_fingerprints_do_not_change_the_figure_and_repeat_across_processe
         "assert fingerprint(fig) != first\n"
         "print(first.hex())"
     )
-    runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        for _ in range(2)
-    ]
-    assert runs[0].stdout == runs[1].stdout != ""
+    assert_same_output_in_two_processes(code)
 
 
 def _masked() -> Any:
@@ -464,11 +469,7 @@ def test_numpy_global_generator_fingerprints_by_state_across_processes() -> None
         "assert fingerprint(np.random.mtrand._rand) != first[0]\n"
         "print([f.hex() for f in first])"
     )
-    runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        for _ in range(2)
-    ]
-    assert runs[0].stdout == runs[1].stdout != ""
+    assert_same_output_in_two_processes(code)
 
 
 def test_fitted_vectorizer_fingerprints_alike_across_processes() -> None:
@@ -481,8 +482,4 @@ def test_fitted_vectorizer_fingerprints_alike_across_processes() -> None:
         "models = [CountVectorizer().fit(texts), TfidfVectorizer(stop_words=['ab']).fit(texts)]\n"
         "print([fingerprint(m).hex() for m in models])"
     )
-    runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        for _ in range(2)
-    ]
-    assert runs[0].stdout == runs[1].stdout != ""
+    assert_same_output_in_two_processes(code)
