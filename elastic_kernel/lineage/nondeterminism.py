@@ -4,7 +4,8 @@ a library measured while the cell ran."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import cast
 
 __all__ = ["measured_time_reasons", "nondeterminism_reasons"]
 
@@ -78,7 +79,7 @@ def measured_time_reasons(ns: Mapping[str, object], names: Iterable[str]) -> lis
     """Variables among ``names`` holding times a library measured while the cell ran
     (scikit-learn's search ``cv_results_`` and ``refit_time_``, ``cross_validate``'s
     ``fit_time``): a re-run measures other times, so the cell cannot be re-run to recreate
-    them. The values themselves and one level of list, tuple and dict items are looked at."""
+    them. The values themselves and the items of short lists, tuples and dicts are looked at."""
     reasons = []
     for name in sorted(names):
         if name in ns and any(_holds_times(item) for item in _shallow(ns[name])):
@@ -86,12 +87,22 @@ def measured_time_reasons(ns: Mapping[str, object], names: Iterable[str]) -> lis
     return reasons
 
 
+# Containers looked into, at most this long: a cell writing a million-element list must not
+# pay for a million checks.
+_SHALLOW_ITEMS = 64
+
+
 def _shallow(value: object) -> Iterator[object]:
     yield value
-    if type(value) in (list, tuple):
-        yield from value  # type: ignore[misc]  # narrowed to list or tuple just above
-    elif type(value) is dict:
-        yield from value.values()  # type: ignore[attr-defined]  # a dict, as just checked
+    kind = type(value)
+    if kind is dict:
+        items: Collection[object] = cast("dict[object, object]", value).values()
+    elif kind is list or kind is tuple:
+        items = cast("Collection[object]", value)
+    else:
+        return
+    if len(items) <= _SHALLOW_ITEMS:
+        yield from items
 
 
 def _holds_times(item: object) -> bool:
