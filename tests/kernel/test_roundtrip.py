@@ -92,6 +92,15 @@ SCENARIOS: dict[str, list[str]] = {
     "nested containers with cycles": [
         "cyc = [1]\ncyc.append(cyc)\nnest = {'k': {'k2': [cyc, (1, 2)]}}\ns = {1, 2, 3}\nfs = frozenset({'a', 'b'})",
     ],
+    "stride-trick windows and the global generators": [
+        "import numpy as np, random, scipy.stats as st\nfrom numpy.lib.stride_tricks import sliding_window_view, as_strided\nbase = np.arange(20.0)\nwin = sliding_window_view(base, 4)\npairs = as_strided(base, shape=(10, 2), strides=(16, 8))",
+        "base[3] = -1.0\ndraw = random.random\nrand = np.random.rand\ndist = st.norm(loc=1, scale=2)\nq = dist.ppf(0.9)",
+    ],
+    "functools decorators in the notebook": [
+        "import functools\n@functools.lru_cache(maxsize=16)\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\nf20 = fib(20)",
+        "class Circle:\n    def __init__(self, r):\n        self.r = r\n    @functools.cached_property\n    def area(self):\n        return 3 * self.r ** 2\nc = Circle(2)\na = c.area",
+        "@functools.singledispatch\ndef show(x):\n    return 'obj'\n@show.register\ndef _(x: int):\n    return 'int'\nshown = (show(1), show('a'))",
+    ],
 }
 
 
@@ -108,6 +117,25 @@ def test_roundtrip_is_identical(name: str, tmp_path: Path) -> None:
         cwd_after=str(after_dir),
     )
     assert result.restore.ok, (result.restore.stdout, result.restore.stderr, result.restore.error)
+    assert result.problems() == []
+
+
+@pytest.mark.slow
+def test_functools_decorated_code_is_stored_and_loads(tmp_path: Path) -> None:
+    """A notebook lru_cache function pickled by a name a new process cannot look up (its
+    group failed to load and was re-run), and cached_property's lock made its class
+    unstorable: both are stored and loaded now."""
+    result = roundtrip(
+        SCENARIOS["functools decorators in the notebook"],
+        store=str(tmp_path),
+        checkpoint_args="--mode store-all",
+    )
+    stored = next(
+        line for line in result.checkpoint.stdout.splitlines() if line.startswith("  stored")
+    )
+    assert {"Circle", "c", "fib"} <= set(stored.split(": ", 1)[1].split(", ")), stored
+    report = result.restore.stdout + result.restore.stderr
+    assert result.restore.ok and "could not load" not in report, report
     assert result.problems() == []
 
 
