@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from elastic_kernel.lineage.module_state import Setting, import_modules
-from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock
+from elastic_kernel.lineage.modules import retrying_import_deadlocks
 from elastic_kernel.restore import verify_values
 from elastic_kernel.store import CheckpointStore, GroupPrefetcher, Manifest, deserialize_group
 
@@ -29,7 +29,6 @@ __all__ = [
     "GroupLoader",
     "LoadingGroup",
     "RestoreEvent",
-    "import_deadlock",
 ]
 
 log = logging.getLogger(__name__)
@@ -160,17 +159,9 @@ class GroupLoader:
         self._wake()
 
     def _unpickle(self, index: int) -> dict[str, object]:
-        assert self._reads is not None
-        for attempt in range(IMPORT_DEADLOCK_RETRIES):
-            try:
-                return deserialize_group(self._reads.take(index))
-            except Exception as exc:
-                # Two threads importing modules that import each other: Python breaks the
-                # cycle by failing one import. The other thread finishes it; try again.
-                if attempt + 1 == IMPORT_DEADLOCK_RETRIES or not import_deadlock(exc):
-                    raise
-                time.sleep(0.05)
-        raise AssertionError("unreachable")
+        reads = self._reads
+        assert reads is not None
+        return retrying_import_deadlocks(lambda: deserialize_group(reads.take(index)))
 
     def _load(self, group: LoadingGroup) -> None:
         if self._delay:

@@ -15,15 +15,14 @@ import ast
 import builtins
 import functools
 import importlib
-import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeGuard
 
 from elastic_kernel.lineage.analysis import CellAnalysis, analyze_cell
 from elastic_kernel.lineage.graph import HistoryGraph
-from elastic_kernel.lineage.modules import IMPORT_DEADLOCK_RETRIES, import_deadlock, imported
+from elastic_kernel.lineage.modules import imported, retrying_import_deadlocks
 
 __all__ = [
     "SETTINGS",
@@ -214,25 +213,11 @@ def import_modules(settings: Iterable[Setting]) -> list[str]:
     """
     notes: list[str] = []
     for module in dict.fromkeys(m for _, bindings in settings for m in bindings.values()):
-        error = _retrying_deadlocks(functools.partial(importlib.import_module, module))
-        if error is not None:
-            notes.append(f"could not import {module} to replay its settings: {error!r}")
-    return notes
-
-
-def _retrying_deadlocks(action: Callable[[], object]) -> Exception | None:
-    """Run ``action``, again when it hit an import deadlock (another thread importing the same
-    modules: a background restore's loading thread, or the main one); the error it ended with."""
-    for attempt in range(IMPORT_DEADLOCK_RETRIES):
         try:
-            action()
+            retrying_import_deadlocks(functools.partial(importlib.import_module, module))
         except Exception as exc:
-            if import_deadlock(exc) and attempt + 1 < IMPORT_DEADLOCK_RETRIES:
-                time.sleep(0.05)
-                continue
-            return exc
-        return None
-    return None
+            notes.append(f"could not import {module} to replay its settings: {exc!r}")
+    return notes
 
 
 def _run_setting(source: str, bindings: Mapping[str, str]) -> None:
@@ -257,7 +242,8 @@ def replay(settings: Iterable[Setting]) -> list[str]:
     """
     notes: list[str] = []
     for source, bindings in settings:
-        error = _retrying_deadlocks(functools.partial(_run_setting, source, bindings))
-        if error is not None:
-            notes.append(f"could not replay {source!r}: {type(error).__name__}: {error}")
+        try:
+            retrying_import_deadlocks(functools.partial(_run_setting, source, bindings))
+        except Exception as exc:
+            notes.append(f"could not replay {source!r}: {type(exc).__name__}: {exc}")
     return notes

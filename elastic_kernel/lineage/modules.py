@@ -12,9 +12,14 @@ failing one of the imports; the thread whose import failed retries it.
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from types import ModuleType
+from typing import TypeVar
 
-__all__ = ["IMPORT_DEADLOCK_RETRIES", "import_deadlock", "imported"]
+__all__ = ["IMPORT_DEADLOCK_RETRIES", "import_deadlock", "imported", "retrying_import_deadlocks"]
+
+T = TypeVar("T")
 
 IMPORT_DEADLOCK_RETRIES = 5
 """Attempts at an import that two threads deadlocked on (Python fails one of them)."""
@@ -35,3 +40,17 @@ def import_deadlock(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def retrying_import_deadlocks(action: Callable[[], T]) -> T:
+    """``action()``, run again when it failed on an import deadlock: two threads importing
+    modules that import each other, Python breaks the cycle by failing one import, the other
+    thread finishes it. Any other error, or the last deadlock, is raised."""
+    for attempt in range(IMPORT_DEADLOCK_RETRIES):
+        try:
+            return action()
+        except Exception as exc:
+            if attempt + 1 == IMPORT_DEADLOCK_RETRIES or not import_deadlock(exc):
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
