@@ -377,6 +377,29 @@ def test_library_settings_changed_by_cells_survive_a_restore(tmp_path: Path, mod
 
 
 @pytest.mark.slow
+def test_refitted_vectorizer_verifies_after_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-fitted scikit-learn vectorizer holds id(stop_words), which no re-run repeats: the
+    restore said it differed and a blocking restore failed."""
+    monkeypatch.setenv("ELASTIC_RESTORE", "blocking")
+    cells = [
+        # Only in the original session (deleted, so never re-run): the heap, and so the
+        # address of the stop-word list, differs in the re-run.
+        "junk = [[i] for i in range(50_000)]",
+        "from sklearn.feature_extraction.text import CountVectorizer\n"
+        "vectorizer = CountVectorizer(stop_words=['ab'])\n"
+        "bow = vectorizer.fit_transform(['ab bc cd', 'bc cd de'])",
+        "del junk",
+    ]
+    result = roundtrip(cells, store=str(tmp_path / "store"), checkpoint_args="--mode rerun-all")
+    report = result.restore.stdout + result.restore.stderr
+    assert "recompute" in result.checkpoint.stdout and "vectorizer" in result.checkpoint.stdout
+    assert result.restore.ok and "differs" not in report, report
+    assert result.problems() == []
+
+
+@pytest.mark.slow
 def test_rerun_cells_iterate_string_sets_in_the_same_order(tmp_path: Path) -> None:
     """Kernels run with a fixed string-hash seed (unless the user chose one), so a set of
     strings iterates the same way in the restored process and a recomputed value matches; the
